@@ -1,0 +1,66 @@
+# Two commands set everything up on a machine with only Python >= 3.10, git and make:
+#   make run    environment from the lock file, then both servers in the foreground
+#   make test   environment from the lock file, then lint, types and tests
+# uv is bootstrapped into .tools/ with the interpreter already on the machine,
+# so nothing is downloaded but packages from the registry.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(UV) run --frozen --no-sync
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: all run run-sync run-async test lint typecheck pytest hadolint format bench images clean
+
+all: test
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked
+	@touch $@
+
+## Start both servers (sync on :8001, async on :8002); Ctrl-C stops both.
+run: $(VENV)/.synced
+	$(RUN) webduo serve --mode both
+
+run-sync: $(VENV)/.synced
+	$(RUN) webduo serve --mode sync
+
+run-async: $(VENV)/.synced
+	$(RUN) webduo serve --mode async
+
+## Lint, types and the whole test suite: what CI runs.
+test: lint typecheck hadolint pytest
+
+lint: $(VENV)/.synced
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(RUN) mypy
+
+hadolint: $(VENV)/.synced
+	@if ls Dockerfile.* >/dev/null 2>&1; then $(RUN) hadolint Dockerfile.*; fi
+
+pytest: $(VENV)/.synced
+	$(RUN) pytest
+
+format: $(VENV)/.synced
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+## A bounded locust run of both servers against the local weather stand-in.
+bench: $(VENV)/.synced
+	$(RUN) webduo bench --mode both --out docs/bench
+
+images:
+	bash scripts/build-images.sh
+
+clean:
+	rm -rf $(TOOLS) $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,6 @@
+"""``python -m webduo`` is the ``webduo`` command."""
+
+from webduo.cli import main
+
+
+main()

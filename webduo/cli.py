@@ -1,0 +1,124 @@
+"""The ``webduo`` command: thin — it turns flags into :class:`Settings` and hands over.
+
+Engines, aiohttp and locust are imported inside the commands that need them, so
+``webduo --help`` stays fast and a sync server never loads the async stack.
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+import subprocess
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from webduo import __version__
+from webduo.settings import LogLevel, Settings
+
+
+app = typer.Typer(
+    name="webduo",
+    help="One route table, two HTTP servers: sync (raw sockets) and async (aiohttp).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Mode(str, enum.Enum):
+    sync = "sync"
+    async_ = "async"
+    both = "both"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"webduo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """webduo: the same routes on a synchronous socket server and on aiohttp."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Defaults < ``WEBDUO_*`` env / ``.env`` < the flags given (``None`` means not given)."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValueError as exc:
+        typer.secho(f"error: invalid settings: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    mode: Annotated[Mode, typer.Option(help="Which engine to run; 'both' runs each in its own process.")] = Mode.sync,
+    host: Annotated[str | None, typer.Option(help="Interface to bind. [env WEBDUO_HOST, default localhost]")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to bind. [env WEBDUO_SYNC_PORT=8001 / WEBDUO_ASYNC_PORT=8002]")
+    ] = None,
+    log_level: Annotated[LogLevel | None, typer.Option(help="Console log level. [env WEBDUO_LOG_LEVEL]")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes. [env WEBDUO_WORKERS, default 1]")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Threads per sync worker. [env WEBDUO_THREADS, default 1]")
+    ] = None,
+    weather_url: Annotated[
+        str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
+    ] = None,
+) -> None:
+    """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0)."""
+    if mode is Mode.both:
+        if port is not None:
+            typer.secho("error: --port needs --mode sync or async; both use their own ports", fg="red", err=True)
+            raise typer.Exit(2)
+        passed = {"--host": host, "--log-level": log_level, "--workers": workers, "--threads": threads}
+        passed["--weather-url"] = weather_url
+        raise typer.Exit(
+            _serve_both([item for flag, value in passed.items() if value is not None for item in (flag, str(value))])
+        )
+    port_field = "sync_port" if mode is Mode.sync else "async_port"
+    settings = load_settings(
+        host=host,
+        log_level=log_level,
+        workers=workers,
+        threads=threads,
+        weather_url=weather_url,
+        **{port_field: port},
+    )
+    if mode is Mode.sync:
+        from webduo.engines.sync.server import serve as serve_sync
+
+        serve_sync(settings)
+    else:
+        from webduo.engines.aio.app import serve as serve_async
+
+        serve_async(settings)
+
+
+def _serve_both(options: list[str]) -> int:
+    """Run each engine as a child process; Ctrl-C or SIGTERM stops both, gracefully."""
+    command = [sys.executable, "-m", "webduo", "serve", *options, "--mode"]
+    children = [subprocess.Popen([*command, engine]) for engine in ("sync", "async")]  # noqa: S603
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    # A child stopped by our own signal exits 0 by design; anything else is reported.
+    return next((code for code in codes if code != 0), 0)
+
+
+def main() -> None:
+    app()

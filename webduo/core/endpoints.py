@@ -1,0 +1,105 @@
+"""The base endpoints — hello, health, echo — written once for both engines."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from pydantic import JsonValue, TypeAdapter, ValidationError
+
+from webduo.core.http import HTTPError, Request, Response
+
+
+logger = logging.getLogger("webduo.endpoints")
+
+JSON_TYPES: Final = frozenset({"application/json"})
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
+TEXT_TYPE: Final = "text/plain"
+
+_json_value: Final = TypeAdapter[JsonValue](JsonValue)
+_form_fields: Final = TypeAdapter(dict[str, str | list[str]])
+
+
+def hello(request: Request) -> Response:
+    return Response.text("Hello, World!")
+
+
+def healthz(request: Request) -> Response:
+    return Response.json({"status": "ok"})
+
+
+def echo(request: Request) -> Response:
+    """Answer the JSON form of the posted data: JSON as itself, a form as an object, text as a string."""
+    kind = request.content_type
+    if kind in JSON_TYPES or kind.endswith("+json"):
+        data: Any = parse_json_body(request.body)
+    elif kind == FORM_TYPE:
+        data = parse_form_body(request.body)
+    elif kind == TEXT_TYPE:
+        data = decode_text(request)
+    else:
+        shown = kind or "none"
+        raise HTTPError(
+            415,
+            f"Content type {shown} is not supported; send application/json, {FORM_TYPE} or {TEXT_TYPE}.",
+        )
+    logger.info("echo %s: %.200r", request.request_id, data)
+    return Response.json(data)
+
+
+def parse_json_body(body: bytes) -> JsonValue:
+    """Any JSON value; a malformed document is a 400 that names where it broke."""
+    try:
+        value = _json_value.validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise HTTPError(400, f"Malformed JSON body: {first['msg']}.") from None
+    if not _all_finite(value):
+        # NaN, Infinity and 1e999 are not JSON numbers (RFC 8259 §6) and could not be echoed as JSON.
+        raise HTTPError(400, "Malformed JSON body: numbers must be finite.")
+    return value
+
+
+def _all_finite(value: JsonValue) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_all_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_all_finite(item) for item in value.values())
+    return True
+
+
+def parse_form_body(body: bytes) -> dict[str, str | list[str]]:
+    """A urlencoded form as an object; a key given more than once maps to the list of its values."""
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPError(400, f"Malformed form body: {exc}.") from None
+    fields: dict[str, str | list[str]] = {}
+    for key, value in pairs:
+        earlier = fields.get(key)
+        if earlier is None:
+            fields[key] = value
+        elif isinstance(earlier, list):
+            earlier.append(value)
+        else:
+            fields[key] = [earlier, value]
+    return _form_fields.validate_python(fields)
+
+
+def decode_text(request: Request) -> str:
+    charset = "utf-8"
+    for param in (request.headers.get("Content-Type") or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"')
+    try:
+        return request.body.decode(charset)
+    except LookupError:
+        raise HTTPError(415, f"Unknown charset {charset!r}.") from None
+    except UnicodeDecodeError as exc:
+        raise HTTPError(400, f"Body is not valid {charset}: {exc.reason} at byte {exc.start}.") from None

@@ -1,0 +1,38 @@
+"""The one JSON error envelope every error status is answered with, on both engines."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from webduo.core.http import HTTPError, Response
+
+
+logger = logging.getLogger("webduo.error")
+
+
+def envelope(status: int, message: str, detail: Any, request_id: str) -> dict[str, Any]:
+    """``{"error": {"status", "message", "detail", "request_id"}}``: the shape clients can rely on."""
+    return {"error": {"status": status, "message": message, "detail": detail, "request_id": request_id}}
+
+
+def error_response(error: HTTPError, request_id: str) -> Response:
+    """The response for an :class:`HTTPError`, its extra headers (``Allow``, ...) included."""
+    payload = envelope(error.status, error.message, error.detail, request_id)
+    return Response.json(payload, status=error.status, headers=error.headers)
+
+
+def response_for_exception(exc: BaseException, request_id: str) -> Response:
+    """Any exception as an envelope; unexpected ones become a 500 and are logged with their traceback.
+
+    The client never sees the traceback: it gets the request id to quote instead.
+    """
+    if isinstance(exc, HTTPError):
+        return error_response(exc, request_id)
+    logger.error("unhandled error in request %s", request_id, exc_info=exc)
+    return error_response(HTTPError(500, "The server failed to handle this request."), request_id)
+
+
+def body_too_large(limit: int) -> HTTPError:
+    """413 for a body over ``limit`` bytes; both engines raise it before reading the excess."""
+    return HTTPError(413, f"Request body exceeds the limit of {limit} bytes.")

@@ -1,0 +1,146 @@
+"""Engine-neutral HTTP value types: headers, requests, responses and errors.
+
+Both engines translate their own wire representation into these types at the edge,
+so everything between (routing, middleware, endpoints, error envelopes) is written once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from http import HTTPStatus
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+
+JSON_CONTENT_TYPE: Final = "application/json"
+TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase for ``status``, or ``"Unknown"`` for unregistered codes."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Headers:
+    """An immutable, ordered, case-insensitive multi-map of header fields.
+
+    Names keep the case they were given (for the wire); look-ups ignore it (RFC 9110 §5.1).
+    """
+
+    items: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]] = ()) -> Headers:
+        return cls(tuple(pairs))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name``, or ``default``."""
+        wanted = name.lower()
+        for key, value in self.items:
+            if key.lower() == wanted:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self.items if key.lower() == wanted]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def with_(self, name: str, value: str) -> Headers:
+        """A copy with ``name`` set to ``value``, replacing any earlier values."""
+        wanted = name.lower()
+        kept = tuple((key, val) for key, val in self.items if key.lower() != wanted)
+        return Headers((*kept, (name, value)))
+
+    def with_default(self, name: str, value: str) -> Headers:
+        """A copy with ``name`` set to ``value`` unless it is already present."""
+        return self if name in self else Headers((*self.items, (name, value)))
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request as the application sees it: decoded path, raw query, whole body."""
+
+    method: str
+    path: str
+    query_string: str = ""
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    http_version: str = "1.1"
+    client: str = ""
+    request_id: str = ""
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """Query parameters; repeated keys keep every value in order."""
+        params: dict[str, list[str]] = {}
+        for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+            params.setdefault(key, []).append(value)
+        return params
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased; ``""`` when absent."""
+        raw = self.headers.get("Content-Type") or ""
+        return raw.split(";", 1)[0].strip().lower()
+
+    def with_request_id(self, request_id: str) -> Request:
+        return replace(self, request_id=request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One HTTP response: status, headers and a complete body."""
+
+    status: int
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    @classmethod
+    def text(cls, text: str, status: int = 200) -> Response:
+        return cls(status, Headers.of([("Content-Type", TEXT_CONTENT_TYPE)]), text.encode())
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:
+        """A JSON response, serialised compactly and deterministically (both engines agree byte for byte)."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        return cls(status, Headers.of([("Content-Type", JSON_CONTENT_TYPE), *headers]), body)
+
+    def with_header(self, name: str, value: str) -> Response:
+        return replace(self, headers=self.headers.with_(name, value))
+
+    def without_body(self) -> Response:
+        """The response to a HEAD request: same headers (Content-Length included), no body."""
+        return replace(self, body=b"")
+
+
+class HTTPError(Exception):
+    """An error that is answered with ``status`` and the shared JSON envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: Any = None,
+        *,
+        message: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.status = status
+        self.message = message or reason_phrase(status)
+        self.detail = detail
+        self.headers = tuple(headers)
+        super().__init__(f"{status} {self.message}: {detail}" if detail is not None else f"{status} {self.message}")
