@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
@@ -130,12 +131,31 @@ def to_aiohttp_response(response: Response) -> web.Response:
     return web.Response(status=response.status, body=response.body, headers=CIMultiDict(response.headers.items))
 
 
+class MalformedRequestLogFilter(logging.Filter):
+    """aiohttp logs a client's malformed request as a server error with a traceback: one line suffices.
+
+    Its parser answers such requests itself (400, plain text) before any middleware runs, so
+    this is the one place the async engine's console sees them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            first_line = (error.message or "").strip().splitlines()[:1]
+            record.args = (record.getMessage(), error.code, first_line[0] if first_line else "")
+            record.msg = "%s: %d %s"
+            record.exc_info = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def serve(settings: Settings) -> None:
     """Run the async engine in the foreground until SIGINT/SIGTERM; returns when stopped."""
     from webduo.core.logs import configure_logging
     from webduo.engines.banner import print_banner
 
     configure_logging(settings.log_level, ENGINE)
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequestLogFilter())
     print_banner(ENGINE, settings.host, settings.async_port, os.getpid(), details=f"{settings.workers} process")
     web.run_app(
         create_app(settings),
