@@ -10,8 +10,12 @@ from rich.logging import RichHandler
 
 def configure_logging(level: str, engine: str = "") -> None:
     """Route every ``webduo.*`` log line (access log included) to stderr through rich."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        # Piped to a file or a collector: one record per line beats wrapping at 80 columns.
+        console = Console(stderr=True, width=240)
     handler = RichHandler(
-        console=Console(stderr=True),
+        console=console,
         show_path=False,
         rich_tracebacks=True,
         log_time_format="[%X]",

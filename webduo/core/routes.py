@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webduo.core import endpoints
+from webduo.core import endpoints, tasks
 from webduo.core.routing import Route, RouteTable
 
 
@@ -12,5 +12,8 @@ def build_routes() -> RouteTable:
             Route("GET", "/hello", endpoints.hello, "hello"),
             Route("GET", "/healthz", endpoints.healthz, "healthz"),
             Route("POST", "/echo", endpoints.echo, "echo"),
+            Route("GET", "/io_task", tasks.io_task, "io_task"),
+            Route("GET", "/cpu_task", tasks.cpu_task, "cpu_task"),
+            Route("GET", "/error_task", tasks.error_task, "error_task"),
         ]
     )

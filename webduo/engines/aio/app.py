@@ -1,0 +1,169 @@
+"""The asynchronous engine: the shared route table served by aiohttp.
+
+aiohttp does the HTTP; this module only translates at the edge. Each core route is
+registered with aiohttp's router, one ``@web.middleware`` runs the core middleware around
+every response — aiohttp's own 404/405/413 included — and effects are awaited with
+:func:`~webduo.core.effects.run_async`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
+
+from webduo.core.app import App, Exchange, build_app
+from webduo.core.effects import Runtime, run_async
+from webduo.core.errors import body_too_large
+from webduo.core.http import Headers, HTTPError, Request, Response
+from webduo.core.routes import build_routes
+from webduo.core.routing import Route, method_not_allowed, not_found
+from webduo.core.services import async_services
+from webduo.settings import Settings
+
+
+logger = logging.getLogger("webduo.aio")
+
+ENGINE = "async"
+CORE_APP = web.AppKey("core_app", App)
+SETTINGS = web.AppKey("settings", Settings)
+RUNTIME = web.AppKey("runtime", Runtime)
+EXCHANGE = web.RequestKey("exchange", Exchange)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """An aiohttp application serving the core route table with the core middleware."""
+    core = build_app(build_routes(), settings.custom_header_name, settings.header_value_for(ENGINE))
+    app = web.Application(middlewares=[core_middleware], client_max_size=settings.max_body_size)
+    app[CORE_APP] = core
+    app[SETTINGS] = settings
+    for route in core.routes:
+        if route.method == "GET":
+            app.router.add_get(route.path, route_handler(route), name=route.name)  # HEAD comes with GET
+        else:
+            app.router.add_route(route.method, route.path, route_handler(route), name=route.name)
+    app.cleanup_ctx.append(services_context)
+    return app
+
+
+async def services_context(app: web.Application) -> AsyncIterator[None]:
+    """Open the per-process services (weather client, process pool) for the app's lifetime."""
+    async with async_services(app[SETTINGS]) as runtime:
+        app[RUNTIME] = runtime
+        yield
+
+
+@web.middleware
+async def core_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every response passes here: envelopes errors, adds the middleware headers, logs access."""
+    core = request.app[CORE_APP]
+    exchange = core.begin(to_core_request(request))
+    request[EXCHANGE] = exchange
+    outcome: Response | BaseException
+    try:
+        outcome = from_aiohttp_response(await handler(request))
+    except web.HTTPException as framework_error:
+        outcome = translate_framework_error(framework_error, request)
+    except Exception as exc:
+        outcome = exc
+    response = to_aiohttp_response(core.complete(exchange, outcome))
+    if response.status == 413:
+        # The body was refused unread: draining up to a gigabyte just to keep the connection is
+        # not worth it, so close it — as the sync engine does.
+        response.force_close()
+    return response
+
+
+def route_handler(route: Route) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        core_request = replace(request[EXCHANGE].request, body=await read_body(request))
+        response = await run_async(route.endpoint(core_request), request.app[RUNTIME])
+        return to_aiohttp_response(response)
+
+    handle.__name__ = f"handle_{route.name}"
+    return handle
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, refused up front when its declared length is over the limit."""
+    limit = request.app[SETTINGS].max_body_size
+    if request.content_length is not None and request.content_length > limit:
+        raise body_too_large(limit)
+    return await request.read()  # aiohttp stops a chunked body at client_max_size (413)
+
+
+def translate_framework_error(error: web.HTTPException, request: web.Request) -> HTTPError:
+    """aiohttp's own errors (router 404/405, body 413, ...) as the same core errors the sync engine raises."""
+    if isinstance(error, web.HTTPMethodNotAllowed):
+        return method_not_allowed(request.method, request.path, error.allowed_methods)
+    if error.status == 404:
+        return not_found(request.path)
+    if isinstance(error, web.HTTPRequestEntityTooLarge):
+        return body_too_large(request.app[SETTINGS].max_body_size)
+    return HTTPError(error.status, error.text or None)
+
+
+def to_core_request(request: web.Request) -> Request:
+    return Request(
+        method=request.method,
+        path=request.path,
+        query_string=request.rel_url.raw_query_string,
+        headers=Headers.of(request.headers.items()),
+        http_version=f"{request.version.major}.{request.version.minor}",
+        client=request.remote or "",
+    )
+
+
+def from_aiohttp_response(response: web.StreamResponse) -> Response:
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, bytes):
+        raise TypeError(f"handlers must return a complete body, got {type(response).__name__}")
+    return Response(response.status, Headers.of(response.headers.items()), body)
+
+
+def to_aiohttp_response(response: Response) -> web.Response:
+    return web.Response(status=response.status, body=response.body, headers=CIMultiDict(response.headers.items))
+
+
+class MalformedRequestLogFilter(logging.Filter):
+    """aiohttp logs a client's malformed request as a server error with a traceback: one line suffices.
+
+    Its parser answers such requests itself (400, plain text) before any middleware runs, so
+    this is the one place the async engine's console sees them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            first_line = (error.message or "").strip().splitlines()[:1]
+            record.args = (record.getMessage(), error.code, first_line[0] if first_line else "")
+            record.msg = "%s: %d %s"
+            record.exc_info = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def serve(settings: Settings) -> None:
+    """Run the async engine in the foreground until SIGINT/SIGTERM; returns when stopped."""
+    from webduo.core.logs import configure_logging
+    from webduo.engines.banner import print_banner
+
+    configure_logging(settings.log_level, ENGINE)
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequestLogFilter())
+    print_banner(ENGINE, settings.host, settings.async_port, os.getpid(), details=f"{settings.workers} process")
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.async_port,
+        print=None,
+        access_log=None,  # the core middleware logs every request, errors included
+        shutdown_timeout=settings.graceful_timeout,
+        reuse_port=settings.workers > 1,
+    )
+    logger.info("async engine stopped")
