@@ -5,16 +5,13 @@ from __future__ import annotations
 import math
 import os
 import socket
-import sys
 from typing import Final
 
-from rich.console import Console
-
-from webduo import __version__
 from webduo.core.app import build_app
 from webduo.core.logs import configure_logging
 from webduo.core.routes import build_routes
 from webduo.core.services import sync_services
+from webduo.engines.banner import print_banner
 from webduo.engines.sync.prefork import Master
 from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.worker import Worker
@@ -67,12 +64,6 @@ def serve(settings: Settings) -> None:
 
 def _banner(listener: socket.socket, settings: Settings) -> None:
     host, port = listener.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
     threads = "1 thread (one request at a time)" if settings.threads == 1 else f"{settings.threads} threads"
-    console = Console(stderr=True, highlight=False)
-    console.print(
-        f"[bold]webduo {__version__}[/bold] · [cyan]sync[/cyan] engine (raw sockets, HTTP/1.1)\n"
-        f"  listening on [bold]http://{shown}:{port}[/bold]\n"
-        f"  pid {os.getpid()} · {settings.workers} worker{'s' if settings.workers > 1 else ''} x {threads}\n"
-        f"  Python {sys.version.split()[0]} · Ctrl-C or SIGTERM to stop",
-    )
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    print_banner(ENGINE, f"[{host}]" if ":" in host else host, port, os.getpid(), details=f"{workers} x {threads}")
