@@ -293,6 +293,8 @@ class RequestParser:
         for line in lines:
             match = _FIELD_LINE.fullmatch(line)
             if match is None:
+                # Keep what came before the bad line: its X-Request-ID is echoed in the 400.
+                self._partial_headers = Headers(tuple(fields))
                 raise ProtocolError(400, _field_line_problem(line))
             name, value = match.groups()
             fields.append((name.decode("ascii"), value.decode("latin-1") if value else ""))

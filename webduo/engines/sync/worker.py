@@ -45,6 +45,9 @@ RECV_SIZE: Final = 64 * 1024
 # Accept a few connections per wake-up, not all: sibling workers woken by the same connection
 # burst then get their share instead of one worker taking the whole backlog.
 ACCEPT_BATCH: Final = 8
+# Pipelined requests answered from one connection's buffer before the others get a turn: a
+# client that pipelines thousands of requests must not monopolise a one-thread worker.
+PIPELINE_BURST: Final = 16
 # How often deadlines are checked: they are enforced to within this much.
 SWEEP_INTERVAL: Final = 0.1
 # After an error response, read and drop what the client is still sending for this long before
@@ -137,6 +140,7 @@ class Worker:
         self.stop_deadline = 0.0
         self._stop_applied: StopMode | None = None
         self._wake_r, self._wake_w = socket.socketpair()
+        self._ready: collections.deque[Connection] = collections.deque()
         self._completions: collections.deque[tuple[Connection, bytes, bool]] = collections.deque()
         self._jobs: queue.SimpleQueue[tuple[Connection, Message] | None] = queue.SimpleQueue()
         self._threads = [
@@ -184,7 +188,7 @@ class Worker:
     def _loop(self) -> None:
         next_sweep = time.monotonic() + SWEEP_INTERVAL
         while True:
-            for key, mask in self.selector.select(SWEEP_INTERVAL):
+            for key, mask in self.selector.select(0 if self._ready else SWEEP_INTERVAL):
                 conn = key.data
                 if conn is None:
                     self._drain_wakeups()
@@ -192,6 +196,8 @@ class Worker:
                     self._on_event(conn, mask)
                 else:
                     self._accept()
+            if self._ready:
+                self._take_turns()
             now = time.monotonic()
             if now >= next_sweep:
                 next_sweep = now + SWEEP_INTERVAL
@@ -200,6 +206,12 @@ class Worker:
                 self._apply_stop()
                 if not self.connections or now >= self.stop_deadline:
                     return
+
+    def _take_turns(self) -> None:
+        ready, self._ready = self._ready, collections.deque()
+        for conn in ready:
+            if conn in self.connections and conn.phase is Phase.READING:
+                self._guarded(conn, self._advance)
 
     # -- accepting -----------------------------------------------------------------------------
 
@@ -274,7 +286,7 @@ class Worker:
     def _advance(self, conn: Connection) -> None:
         """Take events from the parser until it needs bytes or a request is handed over."""
         parser = conn.parser
-        while True:
+        for _ in range(PIPELINE_BURST):
             try:
                 event = parser.next_event()
             except ProtocolError as error:
@@ -296,6 +308,7 @@ class Worker:
             data, keep_alive = self.responder.answer(event, conn.client, self._running)
             if not self._write(conn, data, keep_alive):
                 return
+        self._ready.append(conn)  # more may be buffered: let the other connections have a turn first
 
     def _running(self) -> bool:
         return self.stop_mode is None
