@@ -216,6 +216,8 @@ class RequestParser:
 
     def _next_head(self) -> NeedData | RequestHead | Message:
         buffer = self._buffer
+        if not buffer:
+            return NEED_DATA  # the usual state between keep-alive requests: nothing to scan
         # §2.2: ignore empty lines before the request line (some clients send CRLF after a body).
         while buffer.startswith(_CRLF):
             del buffer[:2]
