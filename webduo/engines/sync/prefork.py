@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Final
 
@@ -43,13 +43,17 @@ class Master:
         self._kill_at: float | None = None
         self._respawn_at = 0.0
 
-    def run(self) -> None:
-        """Block until a stop signal and every worker's exit."""
+    def run(self, early_signals: Sequence[int] = ()) -> None:
+        """Block until a stop signal and every worker's exit.
+
+        ``early_signals`` arrived before the master took the handlers over; they count as if now.
+        """
         wake_r, wake_w = os.pipe()
         for fd in (wake_r, wake_w):
             os.set_blocking(fd, False)
         previous_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (*_STOP_SIGNALS, signal.SIGCHLD)}
+        self._received.extend(early_signals)
         try:
             while True:
                 self._reap()

@@ -28,7 +28,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Final
@@ -150,8 +150,11 @@ class Worker:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def run(self) -> None:
-        """Serve until SIGTERM/SIGINT (or the master's death) and every started request is answered."""
+    def run(self, early_signals: Sequence[int] = ()) -> None:
+        """Serve until SIGTERM/SIGINT (or the master's death) and every started request is answered.
+
+        ``early_signals`` arrived before this loop took the handlers over; they count as if now.
+        """
         self.listener.setblocking(False)
         for sock in (self._wake_r, self._wake_w):
             sock.setblocking(False)
@@ -159,6 +162,8 @@ class Worker:
         self._resume_accepting()
         previous_wakeup = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        for signum in early_signals:
+            self._on_signal(signum, None)
         for thread in self._threads:
             thread.start()
         try:
