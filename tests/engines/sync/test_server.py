@@ -180,6 +180,18 @@ def test_body_over_the_limit_is_413_before_the_client_sends_it(port: int) -> Non
         assert reply.headers["connection"] == "close"
 
 
+def test_413_reaches_a_client_that_sends_the_whole_body_anyway(port: int) -> None:
+    """The server answers early and then drains (lingering close), so the answer is not lost to a reset."""
+    with Client(port) as client:
+        client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 200000\r\n\r\n")
+        for _ in range(20):  # a client that writes its whole body before it reads anything
+            client.send(b"x" * 10_000)
+            time.sleep(0.005)
+        reply = client.reply()
+        assert reply.status == 413
+        assert client.closed_by_server()
+
+
 def test_chunked_body_over_the_limit_is_413_while_reading(port: int) -> None:
     with Client(port) as client:
         client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -347,11 +359,36 @@ def test_one_thread_handles_strictly_one_request_at_a_time(port: int) -> None:
     assert elapsed >= 0.9
 
 
-def test_threads_handle_requests_side_by_side(tmp_path: Path) -> None:
+def test_threads_handle_requests_side_by_side_and_pipelines_in_order(tmp_path: Path) -> None:
     with run_server("sync", tmp_path, TIMEOUTS, args=("--threads", "4")) as running:
         replies, elapsed = concurrently(running.port, 4, 600)
         assert [reply.status for reply in replies] == [200] * 4
         assert elapsed < 2.0  # 4 x 0.6 s one after another would be 2.4 s
+        with Client(running.port) as client:
+            # The slow one first: a pool must not let the quick ones overtake it on the wire.
+            client.send(
+                b"GET /io_task?delay_ms=300 HTTP/1.1\r\nHost: t\r\n\r\n"
+                + HELLO
+                + b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+            )
+            assert [client.reply().status for _ in range(3)] == [200, 200, 404]
+
+
+def test_a_full_worker_stops_accepting_until_a_connection_closes(tmp_path: Path) -> None:
+    with run_server("sync", tmp_path, {**TIMEOUTS, "WEBDUO_MAX_CONNECTIONS": "3"}) as running:
+        held = [Client(running.port) for _ in range(3)]
+        for client in held:
+            client.send(HELLO)
+            client.reply()
+        with Client(running.port, timeout=0.5) as waiting:
+            waiting.send(HELLO)
+            with pytest.raises(TimeoutError):
+                waiting.reply()  # queued in the kernel's backlog, not refused
+            held.pop().sock.close()
+            waiting.sock.settimeout(5)
+            assert waiting.reply().status == 200
+        for client in held:
+            client.sock.close()
 
 
 def test_workers_are_respawned_and_keep_serving(tmp_path: Path) -> None:

@@ -239,8 +239,12 @@ class Worker:
             except OSError as exc:  # EMFILE, ENOBUFS, ...: keep serving who we have
                 logger.warning("accept failed: %s", exc)
                 return
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # reset before we got to it
+                sock.close()
+                continue
             client = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
             deadline = time.monotonic() + self.timeouts.head
             conn = Connection(sock, client, RequestParser(self.limits), deadline)
@@ -424,6 +428,8 @@ class Worker:
             pass
         while self._completions:
             conn, data, keep_alive = self._completions.popleft()
+            if conn not in self.connections:
+                continue
             try:
                 if self._write(conn, data, keep_alive):
                     self._advance(conn)
