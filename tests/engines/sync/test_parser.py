@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from typing import Final
+
 import pytest
 
 from webduo.core.errors import body_too_large
@@ -417,3 +420,47 @@ def test_partial_request_of_an_unreadable_request_line() -> None:
         parser.next_event()
     partial = parser.partial_request("c")
     assert (partial.method, partial.path) == ("-", "-")
+
+
+# -- mutation: any bytes, any split, one outcome ---------------------------------------------------
+
+SEEDS: Final = [
+    post(b"Content-Length: 5\r\nX-A: b\r\n", b"hello"),
+    post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", b"3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n"),
+    b"GET /a%20b?c=d HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+]
+
+
+def outcome(chunks: list[bytes]) -> tuple[list[tuple[str, bytes, bool]], int | None]:
+    """The messages (path, body, keep-alive) and the error status, feeding ``chunks`` one by one."""
+    parser = RequestParser(LIMITS)
+    messages: list[tuple[str, bytes, bool]] = []
+    try:
+        for chunk in chunks:
+            parser.feed(chunk)
+            while (event := parser.next_event()) is not NEED_DATA:
+                if isinstance(event, Message):
+                    messages.append((event.head.path, event.body, event.keep_alive))
+    except ProtocolError as error:
+        return messages, error.status
+    return messages, None
+
+
+def test_mutated_requests_fail_only_with_protocol_errors_and_split_points_do_not_matter() -> None:
+    rng = random.Random(9112)  # noqa: S311 - reproducible mutations, not secrets
+    for _ in range(3000):
+        data = bytearray(rng.choice(SEEDS))
+        for _ in range(rng.randint(1, 3)):
+            where = rng.randrange(len(data))
+            action = rng.random()
+            if action < 0.4:
+                data[where] = rng.choice(b"\r\n :\t\x00;,0aZ%/\x7f\xff")
+            elif action < 0.7:
+                data.insert(where, rng.choice(b"\r\n :\t0"))
+            else:
+                del data[where]
+        whole = outcome([bytes(data)])
+        cuts = sorted(rng.sample(range(1, len(data)), k=min(5, len(data) - 1)))
+        pieces = [bytes(data[start:end]) for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        assert outcome(pieces) == whole, bytes(data)
+        assert outcome([bytes([byte]) for byte in data]) == whole, bytes(data)
