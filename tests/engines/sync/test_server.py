@@ -431,6 +431,20 @@ def test_stop_signal_lets_the_request_in_flight_finish(tmp_path: Path, workers: 
         assert stop(running.process) == 0
 
 
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_a_request_outliving_the_grace_period_is_dropped_and_the_exit_is_still_0(tmp_path: Path, threads: str) -> None:
+    env = {**TIMEOUTS, "WEBDUO_GRACEFUL_TIMEOUT": "0.5"}
+    with run_server("sync", tmp_path, env, args=("--threads", threads)) as running, Client(running.port, 10) as client:
+        client.send(b"GET /io_task?delay_ms=8000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        started = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(5) == 0, running.log_text()
+        assert time.monotonic() - started < 3
+        assert client.closed_by_server()
+        assert "grace period over" in running.log_text()
+
+
 def children_of(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(child) for child in path.read_text().split()] if path.exists() else []

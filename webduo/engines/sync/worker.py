@@ -56,6 +56,13 @@ SWEEP_INTERVAL: Final = 0.1
 LINGER_SECONDS: Final = 2.0
 
 
+class GracePeriodOver(BaseException):
+    """Raised into whatever runs when a stop's grace period ends.
+
+    A BaseException so no endpoint or error envelope catches it as an ordinary failure.
+    """
+
+
 class Phase(enum.Enum):
     READING = "reading"  # waiting for (more of) a request
     BUSY = "busy"  # a complete request is with the endpoint
@@ -139,6 +146,7 @@ class Worker:
         self.stop_mode: StopMode | None = None
         self.stop_deadline = 0.0
         self._stop_applied: StopMode | None = None
+        self._in_loop = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._ready: collections.deque[Connection] = collections.deque()
         self._completions: collections.deque[tuple[Connection, bytes, bool]] = collections.deque()
@@ -164,11 +172,18 @@ class Worker:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         for signum in early_signals:
             self._on_signal(signum, None)
+        previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_grace_over)
         for thread in self._threads:
             thread.start()
         try:
+            self._in_loop = True
             self._loop()
+            self._in_loop = False
+        except GracePeriodOver:
+            logger.warning("grace period over: closing %d connection(s) without waiting", len(self.connections))
         finally:
+            self._in_loop = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(previous_wakeup)
@@ -184,11 +199,18 @@ class Worker:
         """Ask the loop to stop (safe from a signal handler: it only sets fields)."""
         if self.stop_mode is None:
             self.stop_deadline = time.monotonic() + self.timeouts.graceful
+            # The loop enforces the deadline itself, but not while an inline request holds the
+            # thread: the alarm interrupts that request when the grace period is over.
+            signal.setitimer(signal.ITIMER_REAL, self.timeouts.graceful + SWEEP_INTERVAL)
         if self.stop_mode is not StopMode.QUICK:
             self.stop_mode = mode
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stop(StopMode.QUICK if signum == signal.SIGINT else StopMode.GRACEFUL)
+
+    def _on_grace_over(self, _signum: int, _frame: FrameType | None) -> None:
+        if self._in_loop:
+            raise GracePeriodOver
 
     def _loop(self) -> None:
         next_sweep = time.monotonic() + SWEEP_INTERVAL
@@ -209,8 +231,10 @@ class Worker:
                 self._sweep(now)
             if self.stop_mode is not None:
                 self._apply_stop()
-                if not self.connections or now >= self.stop_deadline:
+                if not self.connections:
                     return
+                if now >= self.stop_deadline:
+                    raise GracePeriodOver
 
     def _take_turns(self) -> None:
         ready, self._ready = self._ready, collections.deque()
