@@ -53,6 +53,7 @@ def _error(reason: str, status: int) -> web.Response:
 
 # What the stand-in can be told to do instead of answering normally.
 MISBEHAVIOURS: Final[dict[str, Callable[[], web.Response]]] = {
+    "400": lambda: _json(recorded("openmeteo_error_400_invalid_variable.json"), 400),
     "429": lambda: _json(recorded("openmeteo_error_429_minutely.json"), 429),
     "503": lambda: _error("The service is overloaded", 503),
     "html502": lambda: web.Response(body=HTML_502, status=502, content_type="text/html"),
@@ -66,7 +67,7 @@ class FakeState:
     """What the stand-in does next and how many requests it has seen; safe to drive from another thread.
 
     Each request takes the next behaviour from the script, or ``default`` once it is empty:
-    ``ok``, ``slow`` (answer normally after ``slow_seconds``), ``429``, ``503``, ``html502``,
+    ``ok``, ``slow`` (answer normally after ``slow_seconds``), ``400``, ``429``, ``503``, ``html502``,
     ``error200`` (a 200 whose body says ``"error": true``) or ``garbage``.
     """
 
