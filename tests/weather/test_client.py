@@ -237,5 +237,7 @@ def test_stand_in_is_scriptable_over_http(openmeteo: FakeOpenMeteo) -> None:
         assert (outage.status_code, outage.headers["content-type"]) == (502, "text/html")
         assert http.get("/v1/forecast?latitude=1&longitude=2").status_code == 200
         assert http.post("/_fake/script", json={"script": ["teapot"]}).status_code == 400
+        assert http.post("/_fake/script", content=b"not json").status_code == 400
+        assert http.post("/_fake/script", json=["503"]).status_code == 400
         assert http.post("/_fake/reset").status_code == 204
         assert http.get("/_fake/stats").json() == {"forecast": 0, "search": 0}

@@ -168,13 +168,12 @@ def build_app(state: FakeState) -> web.Application:
     """The stand-in's aiohttp application, driven by ``state``."""
 
     async def set_script(request: web.Request) -> web.Response:
-        orders = await request.json()
         try:
-            state.script(
-                *orders.get("script", []), default=orders.get("default"), slow_seconds=orders.get("slow_seconds")
-            )
-        except (ValueError, TypeError) as exc:
-            return _error(str(exc), 400)
+            orders = await request.json()
+            script, default, slow = orders.get("script", []), orders.get("default"), orders.get("slow_seconds")
+            state.script(*script, default=default, slow_seconds=slow)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return _error(f"expected {{'script': [...], 'default': ..., 'slow_seconds': ...}}: {exc}", 400)
         return web.Response(status=204)
 
     async def stats(request: web.Request) -> web.Response:
