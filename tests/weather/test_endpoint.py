@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -142,3 +143,12 @@ def test_upstream_failures_map_to_gateway_errors(
         attempts,
     )
     assert "X-Cache" not in response.headers
+
+
+def test_each_query_and_report_is_logged(openmeteo: FakeOpenMeteo, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="webduo.weather")
+    answer_sync(fast_settings(openmeteo), ["/weather?lat=52.52&lon=13.41"])
+    lines = [record.getMessage() for record in caplog.records if record.name == "webduo.weather"]
+    assert lines[0] == "weather query fixed-id: lat=52.52 lon=13.41 units='metric'"
+    assert lines[1].startswith("weather report fixed-id (MISS): place=None")
+    assert "weather='Overcast'" in lines[1]
