@@ -173,6 +173,16 @@ async def test_concurrent_misses_share_one_failure_too(openmeteo: FakeOpenMeteo)
     assert openmeteo.state.count() == 4  # one call and its three retries, not fifty
 
 
+async def test_distinct_misses_reach_upstream_one_at_a_time(openmeteo: FakeOpenMeteo) -> None:
+    # The free tier serves one request per IP at a time: a process never fans out.
+    openmeteo.state.script(*["slow"] * 5, slow_seconds=0.05)
+    async with AsyncWeatherClient(fast_settings(openmeteo)) as client:
+        places = [WeatherQuery.of(10 + n, 20) for n in range(5)]
+        lookups = await asyncio.gather(*(client.current(place) for place in places))
+    assert [lookup.cache for lookup in lookups] == ["MISS"] * 5
+    assert (openmeteo.state.count(), openmeteo.state.most_in_flight) == (5, 1)
+
+
 async def test_a_cancelled_waiter_does_not_cancel_the_shared_call(openmeteo: FakeOpenMeteo) -> None:
     openmeteo.state.script("slow", slow_seconds=0.2)
     async with AsyncWeatherClient(fast_settings(openmeteo)) as client:
@@ -225,7 +235,7 @@ def test_stand_in_serves_recorded_bytes_and_validates_like_the_real_one(openmete
         assert http.get("/v1/search?name=Nowhere").content == recorded("geocoding_search_no_results_example.json")
         too_many = http.get("/v1/search?name=Berlin&count=101")
         assert (too_many.status_code, too_many.content) == (400, recorded("geocoding_error_400_count.json"))
-        assert http.get("/_fake/stats").json() == {"forecast": 5, "search": 3}
+        assert http.get("/_fake/stats").json() == {"forecast": 5, "search": 3, "most_in_flight": 1}
 
 
 def test_stand_in_is_scriptable_over_http(openmeteo: FakeOpenMeteo) -> None:
@@ -240,4 +250,4 @@ def test_stand_in_is_scriptable_over_http(openmeteo: FakeOpenMeteo) -> None:
         assert http.post("/_fake/script", content=b"not json").status_code == 400
         assert http.post("/_fake/script", json=["503"]).status_code == 400
         assert http.post("/_fake/reset").status_code == 204
-        assert http.get("/_fake/stats").json() == {"forecast": 0, "search": 0}
+        assert http.get("/_fake/stats").json() == {"forecast": 0, "search": 0, "most_in_flight": 0}

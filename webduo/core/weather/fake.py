@@ -9,7 +9,7 @@ or in-process from tests with :class:`FakeOpenMeteo` (a thread of its own). It a
 ``GET /v1/forecast`` and ``GET /v1/search`` like the real services (ranges validated, unknown
 ``current=`` variables refused) and is told what to do next through :class:`FakeState`, or
 over HTTP: ``POST /_fake/script`` with ``{"script": ["503", "ok"], "default": "ok",
-"slow_seconds": 2}``, ``GET /_fake/stats`` (requests seen), ``POST /_fake/reset``.
+"slow_seconds": 2}``, ``GET /_fake/stats`` (requests seen, most at once), ``POST /_fake/reset``.
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ class FakeState:
         self._lock = threading.Lock()
         self._script: deque[str] = deque()
         self._counts: Counter[str] = Counter()
+        self._in_flight = 0
+        self.most_in_flight = 0
         self.default = "ok"
         self.slow_seconds = 2.0
 
@@ -93,12 +95,20 @@ class FakeState:
         with self._lock:
             self._script.clear()
             self._counts.clear()
+            self.most_in_flight = self._in_flight
             self.default, self.slow_seconds = "ok", 2.0
 
     def take(self, endpoint: str) -> str:
+        """Count a request in (until :meth:`done`) and say how to answer it."""
         with self._lock:
             self._counts[endpoint] += 1
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
             return self._script.popleft() if self._script else self.default
+
+    def done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def count(self, endpoint: str = "forecast") -> int:
         """Requests ``endpoint`` (``forecast`` or ``search``) has received since the last reset."""
@@ -112,11 +122,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _scripted(state: FakeState, endpoint: str, answer: Callable[[web.Request], web.Response]) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         behaviour = state.take(endpoint)
-        if behaviour == "slow":
-            await asyncio.sleep(state.slow_seconds)
-        if behaviour in MISBEHAVIOURS:
-            return MISBEHAVIOURS[behaviour]()
-        return answer(request)
+        try:
+            if behaviour == "slow":
+                await asyncio.sleep(state.slow_seconds)
+            if behaviour in MISBEHAVIOURS:
+                return MISBEHAVIOURS[behaviour]()
+            return answer(request)
+        finally:
+            state.done()
 
     return handle
 
@@ -177,7 +190,8 @@ def build_app(state: FakeState) -> web.Application:
         return web.Response(status=204)
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"forecast": state.count("forecast"), "search": state.count("search")})
+        counts = {"forecast": state.count("forecast"), "search": state.count("search")}
+        return web.json_response({**counts, "most_in_flight": state.most_in_flight})
 
     async def reset(request: web.Request) -> web.Response:
         state.reset()
