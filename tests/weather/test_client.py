@@ -57,8 +57,18 @@ def test_success_parses_the_recorded_answer(current: Current, openmeteo: FakeOpe
 
 @CLIENTS
 def test_imperial_asks_for_imperial_units(current: Current, openmeteo: FakeOpenMeteo) -> None:
-    lookup = current(fast_settings(openmeteo), WeatherQuery.of(52.52, 13.41, "imperial"))
+    lookup = current(fast_settings(openmeteo), WeatherQuery.of(52.524, -13.4159, "imperial"))
     assert lookup.forecast.current_units["temperature_2m"] == "°F"
+    assert openmeteo.state.last_query == {
+        "latitude": "52.52",
+        "longitude": "-13.42",
+        "current": "temperature_2m,relative_humidity_2m,apparent_temperature,is_day,precipitation,weather_code,"
+        "cloud_cover,pressure_msl,wind_speed_10m,wind_direction_10m,wind_gusts_10m",
+        "timezone": "auto",
+        "temperature_unit": "fahrenheit",
+        "wind_speed_unit": "mph",
+        "precipitation_unit": "inch",
+    }
 
 
 @CLIENTS
@@ -211,6 +221,13 @@ def test_geocoding_search(kind: str, openmeteo: FakeOpenMeteo) -> None:
     settings = fast_settings(openmeteo)
     assert [p.country_code for p in search_with(kind, settings, name="Berlin")] == ["DE", "US"]
     assert [p.country_code for p in search_with(kind, settings, name="berlin", country="us")] == ["US"]
+    assert openmeteo.state.last_query == {
+        "name": "berlin",
+        "count": "10",
+        "language": "en",
+        "format": "json",
+        "countryCode": "US",
+    }
     assert search_with(kind, settings, name="Atlantis") == []
     with pytest.raises(WeatherError, match="count must be between 1 and 100") as caught:
         search_with(kind, settings, name="Berlin", count=0)

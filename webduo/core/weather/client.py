@@ -87,9 +87,11 @@ class _WeatherClientBase:
     def forecast_plan(self, query: WeatherQuery) -> Plan[Forecast]:
         """The call for ``query``'s current conditions, asked at the rounded (cached) coordinates."""
         key = self.cache_key(query)
+        decimals = self.settings.weather_coordinate_decimals
         params = [
-            ("latitude", str(key.lat)),
-            ("longitude", str(key.lon)),
+            # Fixed-point: str() would write 1e-05, which is not how Open-Meteo documents numbers.
+            ("latitude", f"{key.lat:.{decimals}f}"),
+            ("longitude", f"{key.lon:.{decimals}f}"),
             ("current", ",".join(CURRENT_VARIABLES)),
             ("timezone", "auto"),
             *UNIT_PARAMETERS[key.units],

@@ -77,6 +77,7 @@ class FakeState:
         self._counts: Counter[str] = Counter()
         self._in_flight = 0
         self.most_in_flight = 0
+        self.last_query: dict[str, str] = {}
         self.default = "ok"
         self.slow_seconds = 2.0
 
@@ -98,9 +99,10 @@ class FakeState:
             self.most_in_flight = self._in_flight
             self.default, self.slow_seconds = "ok", 2.0
 
-    def take(self, endpoint: str) -> str:
-        """Count a request in (until :meth:`done`) and say how to answer it."""
+    def take(self, endpoint: str, query: dict[str, str]) -> str:
+        """Count a request in (until :meth:`done`), keep its query, and say how to answer it."""
         with self._lock:
+            self.last_query = query
             self._counts[endpoint] += 1
             self._in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self._in_flight)
@@ -121,7 +123,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def _scripted(state: FakeState, endpoint: str, answer: Callable[[web.Request], web.Response]) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        behaviour = state.take(endpoint)
+        behaviour = state.take(endpoint, dict(request.query))
         try:
             if behaviour == "slow":
                 await asyncio.sleep(state.slow_seconds)
