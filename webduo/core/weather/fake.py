@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     base = f"http://{args.host}:{args.port}"
     print(f"Open-Meteo stand-in on {base}; try: webduo serve --mode both --weather-url {base}{FORECAST_PATH}")
-    web.run_app(build_app(FakeState()), host=args.host, port=args.port, print=None)
+    web.run_app(build_app(FakeState()), host=args.host, port=args.port, print=None, handler_cancellation=True)
 
 
 if __name__ == "__main__":
