@@ -137,7 +137,7 @@ UNAVAILABLE = "Weather service unavailable"
             "html502",
             502,
             {
-                "reason": "Open-Meteo answered 502 with a non-JSON body (text/html)",
+                "reason": "Open-Meteo answered 502 without an error reason (text/html)",
                 "upstream_status": 502,
                 "attempts": 4,
             },

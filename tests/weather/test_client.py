@@ -95,7 +95,7 @@ def test_transient_failure_is_retried_then_succeeds(current: Current, openmeteo:
     [
         ("503", 503, "The service is overloaded"),
         ("429", 429, "Minutely API request limit exceeded. Please try again in one minute."),
-        ("html502", 502, "Open-Meteo answered 502 with a non-JSON body (text/html)"),
+        ("html502", 502, "Open-Meteo answered 502 without an error reason (text/html)"),
     ],
 )
 def test_retries_exhausted_is_a_502_after_every_attempt(

@@ -124,7 +124,7 @@ def test_exhausted_retries_report_the_last_failure_and_the_attempts() -> None:
         [answer(503, b'{"error":true,"reason":"overloaded"}')] * 3 + [answer(502, html, "text/html")]
     )
     assert (error.status, error.upstream_status, error.attempts) == (502, 502, 4)
-    assert error.reason == "Open-Meteo answered 502 with a non-JSON body (text/html)"
+    assert error.reason == "Open-Meteo answered 502 without an error reason (text/html)"
     assert [type(step) for step in steps] == [Send, Pause] * 3 + [Send]
 
 

@@ -169,7 +169,7 @@ def judge(outcome: Outcome, parse: Callable[[bytes], T]) -> _Accepted[T] | _Reje
         reason = refusal.reason or f"Open-Meteo answered {status} without a reason"
     else:
         kind = outcome.headers.get("content-type", "no content type").split(";")[0]
-        reason = f"Open-Meteo answered {status} with a non-JSON body ({kind})"
+        reason = f"Open-Meteo answered {status} without an error reason ({kind})"
     # A 200 carrying {"error": true} is Open-Meteo failing softly: treated like a 5xx.
     return _Rejected(bad_gateway(reason, status), status in RETRY_STATUSES or status == 200)
 
