@@ -196,7 +196,7 @@ class Worker:
             self._wake_w.close()
 
     def stop(self, mode: StopMode) -> None:
-        """Ask the loop to stop (safe from a signal handler: it only sets fields)."""
+        """Ask the loop to stop; safe from a signal handler (it sets fields and arms a timer)."""
         if self.stop_mode is None:
             self.stop_deadline = time.monotonic() + self.timeouts.graceful
             # The loop enforces the deadline itself, but not while an inline request holds the
@@ -464,7 +464,7 @@ class Worker:
     # -- deadlines and stopping ----------------------------------------------------------------
 
     def _sweep(self, now: float) -> None:
-        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+        if self.stop_mode is None and self.parent_pid is not None and os.getppid() != self.parent_pid:
             logger.warning("the master process is gone; stopping")
             self.stop(StopMode.GRACEFUL)
         for conn in list(self.connections):
