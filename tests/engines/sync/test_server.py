@@ -375,7 +375,17 @@ def test_threads_handle_requests_side_by_side_and_pipelines_in_order(tmp_path: P
 
 
 def test_a_full_worker_stops_accepting_until_a_connection_closes(tmp_path: Path) -> None:
-    with run_server("sync", tmp_path, {**TIMEOUTS, "WEBDUO_MAX_CONNECTIONS": "3"}) as running:
+    env = {**TIMEOUTS, "WEBDUO_MAX_CONNECTIONS": "3", "WEBDUO_HEAD_TIMEOUT": "5"}
+    with run_server("sync", tmp_path, env) as running:
+        # TCP_DEFER_ACCEPT: connections that never send a byte are never accepted, so they
+        # cannot fill the worker (else this client would wait out the 5 s head deadline).
+        silent = [socket.create_connection((HOST, running.port)) for _ in range(6)]
+        with Client(running.port, timeout=2) as client:
+            client.send(HELLO)
+            assert client.reply().status == 200
+        for sock in silent:
+            sock.close()
+
         held = [Client(running.port) for _ in range(3)]
         for client in held:
             client.send(HELLO)
@@ -406,6 +416,24 @@ def test_workers_are_respawned_and_keep_serving(tmp_path: Path) -> None:
         assert all(hello_works(running.port) for _ in range(10))
         replies, _ = concurrently(running.port, 2, 500)
         assert [reply.status for reply in replies] == [200, 200]
+
+
+def test_workers_stop_when_their_master_is_killed(tmp_path: Path) -> None:
+    with run_server("sync", tmp_path, TIMEOUTS, args=("--workers", "2")) as running:
+        workers = wait_for_children(running.process.pid, 2)
+        running.process.kill()
+        running.process.wait(5)
+        deadline = time.monotonic() + 5
+        while any(Path(f"/proc/{pid}").exists() and b"webduo" in _cmdline(pid) for pid in workers):
+            assert time.monotonic() < deadline, "orphaned workers kept running"
+            time.sleep(0.05)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 @pytest.mark.slow
