@@ -294,6 +294,19 @@ def test_chunk_line_and_trailers_are_bounded() -> None:
     assert refused(post(b"Transfer-Encoding: chunked\r\n", b"0\r\n" + trailers + b"\r\n")).status == 431
 
 
+def test_chunk_framing_counts_against_the_limit() -> None:
+    tiny_chunks = b"1\r\nx\r\n" * 30  # 30 data bytes, 150 framing bytes over a 100-byte limit
+    error = refused(post(b"Transfer-Encoding: chunked\r\n", tiny_chunks + b"0\r\n\r\n"))
+    assert error.status == 413
+    assert "framing" in str(error.detail)
+    assert parse_one(post(b"Transfer-Encoding: chunked\r\n", b"1\r\nx\r\n" * 10 + b"0\r\n\r\n")).body == b"x" * 10
+
+
+@pytest.mark.parametrize("value", [b"", b",", b"chunked,"])
+def test_empty_transfer_codings_are_400(value: bytes) -> None:
+    assert refused(post(b"Transfer-Encoding: " + value + b"\r\n", b"0\r\n\r\n")).status == 400
+
+
 def test_content_length_with_transfer_encoding_is_400() -> None:
     error = refused(post(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"))
     assert error.status == 400

@@ -158,6 +158,7 @@ class RequestParser:
         self._body = bytearray()
         self._remaining = 0  # bytes still due in the fixed body or the current chunk
         self._trailer_bytes = 0
+        self._framing_bytes = 0  # chunk-size lines and CRLFs of the current chunked body
         self._scanned = 0  # head bytes already checked for bare LF / limits while incomplete
         self._request_line: tuple[str, str, str] | None = None  # method, target, version of a failed head
         self._partial_headers: Headers = Headers()
@@ -241,6 +242,7 @@ class RequestParser:
         self._body = bytearray()
         if head.chunked:
             self._phase = _Phase.CHUNK_SIZE
+            self._framing_bytes = 0
         elif head.content_length:
             self._phase = _Phase.FIXED_BODY
             self._remaining = head.content_length
@@ -419,9 +421,11 @@ class RequestParser:
 
     @staticmethod
     def _is_chunked(codings: list[str]) -> bool:
+        if "" in codings:
+            raise ProtocolError(400, "Transfer-Encoding has an empty coding.")
         unknown = [coding for coding in codings if coding != "chunked"]
         if unknown:
-            shown = ", ".join(coding or "(empty)" for coding in unknown)
+            shown = ", ".join(unknown)
             raise ProtocolError(501, f"Transfer coding {shown} is not implemented; only chunked is.")
         if len(codings) > 1:
             raise ProtocolError(400, "chunked must be applied exactly once (RFC 9112 §7.1).")
@@ -461,6 +465,11 @@ class RequestParser:
             raise ProtocolError(400, "Malformed chunk-size line; expected hex digits and optional extensions.")
         digits = match.group(1).lstrip(b"0")
         limit = self.limits.max_body_size
+        # Framing counts too: a body sent as millions of one-byte chunks costs a parse step per
+        # chunk, so the size lines and CRLFs together may not exceed the body limit either.
+        self._framing_bytes += len(line) + 4
+        if self._framing_bytes > limit:
+            raise ProtocolError(413, f"Chunked framing exceeds {limit} bytes; send larger chunks.")
         room = limit - len(self._body)
         # Bound the digits before converting: 'ffffffff...' must not become a huge int first.
         if len(digits) > 16 or int(digits or b"0", 16) > room:
