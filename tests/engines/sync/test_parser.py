@@ -426,6 +426,17 @@ def test_a_failed_parser_stays_failed_and_keeps_what_it_understood() -> None:
     assert partial.headers.get("x-request-id") == "abc"
 
 
+def test_a_failed_request_never_reports_the_previous_one() -> None:
+    parser = RequestParser(LIMITS)
+    parser.feed(b"GET /first HTTP/1.1\r\nHost: h\r\nX-Request-ID: first\r\n\r\n\x00garbage\r\n\r\n")
+    assert isinstance(parser.next_event(), Message)
+    with pytest.raises(ProtocolError):
+        parser.next_event()
+    partial = parser.partial_request("c")
+    assert (partial.method, partial.path) == ("-", "-")
+    assert partial.headers.get("x-request-id") is None
+
+
 def test_partial_request_of_an_unreadable_request_line() -> None:
     parser = RequestParser(LIMITS)
     parser.feed(b"\x16\x03\x01 junk\r\n\r\n")

@@ -183,11 +183,6 @@ class RequestParser:
     def reading_body(self) -> bool:
         return self._phase not in (_Phase.HEAD, _Phase.FAILED)
 
-    @property
-    def current_head(self) -> RequestHead | None:
-        """The head of the request whose body is being read, if any."""
-        return self._head if self.reading_body else None
-
     def next_event(self) -> NeedData | RequestHead | Message:
         if self._error is not None:
             raise self._error
@@ -247,7 +242,7 @@ class RequestParser:
             self._phase = _Phase.FIXED_BODY
             self._remaining = head.content_length
         else:
-            return Message(head, b"")
+            return self._finish(b"")
         event = self._next_body_part()
         return head if event is NEED_DATA else event
 
@@ -540,6 +535,9 @@ class RequestParser:
         self._phase = _Phase.HEAD
         self._head = None
         self._body = bytearray()
+        # What a failed *next* request reports must be its own, never this one's.
+        self._request_line = None
+        self._partial_headers = Headers()
         return Message(head, body)
 
 
