@@ -6,6 +6,8 @@ import os
 import select
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -508,3 +510,13 @@ def test_a_signal_as_soon_as_the_port_opens_is_a_clean_stop(tmp_path: Path, work
         running.process.send_signal(signal.SIGTERM)
         assert running.process.wait(10) == 0, running.log_text()
         assert "Traceback" not in running.log_text()
+
+
+def test_a_taken_port_is_a_one_line_error_and_exit_1() -> None:
+    with socket.create_server((HOST, 0)) as taken:
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "webduo", "serve", "--mode", "sync", "--host", HOST, "--port", str(port)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 1
+    assert "cannot listen on" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
@@ -20,6 +21,8 @@ from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.worker import Worker
 from webduo.settings import Settings
 
+
+logger = logging.getLogger("webduo.sync")
 
 ENGINE: Final = "sync"
 # The kernel queues this many finished handshakes per listening socket (capped by somaxconn).
@@ -52,7 +55,11 @@ def serve(settings: Settings) -> None:
     """Serve until SIGTERM (graceful) or SIGINT (quick), then return normally."""
     early_signals = _record_stop_signals()
     configure_logging(settings.log_level, ENGINE)
-    listener = open_listener(settings)
+    try:
+        listener = open_listener(settings)
+    except OSError as exc:  # port taken, no permission, unknown host: a message, not a traceback
+        logger.error("cannot listen on %s:%d: %s", settings.host, settings.sync_port, exc.strerror or exc)
+        raise SystemExit(1) from None
     try:
         _banner(listener, settings)
         if settings.workers == 1:
