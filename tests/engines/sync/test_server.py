@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -333,6 +334,32 @@ def test_client_that_never_reads_its_responses_does_not_block_others(port: int) 
         started = time.monotonic()
         assert hello_works(port)
         assert time.monotonic() - started < 2
+
+
+def test_a_client_that_stops_reading_is_dropped_at_the_send_deadline(tmp_path: Path) -> None:
+    size = 1 << 20
+    env = {**TIMEOUTS, "WEBDUO_MAX_BODY_SIZE": str(size), "WEBDUO_SEND_TIMEOUT": "1"}
+    request = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % size
+    with run_server("sync", tmp_path, env) as running, socket.socket() as reader:
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect((HOST, running.port))
+
+        def push() -> None:
+            with contextlib.suppress(OSError):  # the server gives up on us: that is the point
+                for _ in range(8):
+                    reader.sendall(request + b"x" * size)
+
+        pusher = threading.Thread(target=push)
+        pusher.start()
+        time.sleep(2)  # the 1 s send deadline, with room; meanwhile others are served
+        assert hello_works(running.port)
+        reader.settimeout(5)
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := reader.recv(1 << 20):
+                received += len(chunk)
+        pusher.join(5)
+        assert received < 8 * size  # cut off, not all eight answers
 
 
 # -- concurrency and signals (each with its own server) ----------------------------------------------
