@@ -82,7 +82,12 @@ class Master:
     def _fill(self, wake_r: int, wake_w: int) -> None:
         now = time.monotonic()
         while len(self.children) < self.size and now >= self._respawn_at:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # EAGAIN/ENOMEM: keep the workers we have, try again later
+                logger.error("cannot start a worker: %s", exc)
+                self._respawn_at = now + RESPAWN_BACKOFF
+                return
             if pid == 0:
                 self._become_worker(wake_r, wake_w)
             self.children[pid] = now
