@@ -343,6 +343,7 @@ def test_a_client_that_stops_reading_is_dropped_at_the_send_deadline(tmp_path: P
     env = {**TIMEOUTS, "WEBDUO_MAX_BODY_SIZE": str(size), "WEBDUO_SEND_TIMEOUT": "1"}
     request = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % size
     with run_server("sync", tmp_path, env) as running, socket.socket() as reader:
+        assert hello_works(running.port)
         reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         reader.connect((HOST, running.port))
 
@@ -392,6 +393,7 @@ def test_one_thread_handles_strictly_one_request_at_a_time(port: int) -> None:
 
 def test_threads_handle_requests_side_by_side_and_pipelines_in_order(tmp_path: Path) -> None:
     with run_server("sync", tmp_path, TIMEOUTS, args=("--threads", "4")) as running:
+        assert hello_works(running.port)  # the port opens before the worker is ready; time from here
         replies, elapsed = concurrently(running.port, 4, 600)
         assert [reply.status for reply in replies] == [200] * 4
         assert elapsed < 2.0  # 4 x 0.6 s one after another would be 2.4 s
@@ -408,6 +410,7 @@ def test_threads_handle_requests_side_by_side_and_pipelines_in_order(tmp_path: P
 def test_a_full_worker_stops_accepting_until_a_connection_closes(tmp_path: Path) -> None:
     env = {**TIMEOUTS, "WEBDUO_MAX_CONNECTIONS": "3", "WEBDUO_HEAD_TIMEOUT": "5"}
     with run_server("sync", tmp_path, env) as running:
+        assert hello_works(running.port)
         # TCP_DEFER_ACCEPT: connections that never send a byte are never accepted, so they
         # cannot fill the worker (else this client would wait out the 5 s head deadline).
         silent = [socket.create_connection((HOST, running.port)) for _ in range(6)]
@@ -496,6 +499,7 @@ def test_stop_signal_lets_the_request_in_flight_finish(tmp_path: Path, workers: 
 def test_a_request_outliving_the_grace_period_is_dropped_and_the_exit_is_still_0(tmp_path: Path, threads: str) -> None:
     env = {**TIMEOUTS, "WEBDUO_GRACEFUL_TIMEOUT": "0.5"}
     with run_server("sync", tmp_path, env, args=("--threads", threads)) as running, Client(running.port, 10) as client:
+        assert hello_works(running.port)  # serving, so the next request is surely in flight
         client.send(b"GET /io_task?delay_ms=8000 HTTP/1.1\r\nHost: t\r\n\r\n")
         time.sleep(0.3)
         started = time.monotonic()
