@@ -16,7 +16,7 @@ from webduo.core.logs import configure_logging
 from webduo.core.routes import build_routes
 from webduo.core.services import sync_services
 from webduo.engines.banner import print_banner
-from webduo.engines.sync.prefork import Master
+from webduo.engines.prefork import Master
 from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.worker import Worker
 from webduo.settings import Settings

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from webduo.engines.sync.prefork import Master
+from webduo.engines.prefork import Master
 
 
 def crash_on_start() -> None:
