@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import signal
 import socket
 from collections.abc import Sequence
-from types import FrameType
 from typing import Final
 
 from webduo.core.app import build_app
@@ -16,7 +14,7 @@ from webduo.core.logs import configure_logging
 from webduo.core.routes import build_routes
 from webduo.core.services import sync_services
 from webduo.engines.banner import print_banner
-from webduo.engines.prefork import Master
+from webduo.engines.prefork import Master, record_stop_signals
 from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.worker import Worker
 from webduo.settings import Settings
@@ -53,7 +51,7 @@ def run_worker(
 
 def serve(settings: Settings) -> None:
     """Serve until SIGTERM (graceful) or SIGINT (quick), then return normally."""
-    early_signals = _record_stop_signals()
+    early_signals = record_stop_signals()
     configure_logging(settings.log_level, ENGINE)
     try:
         listener = open_listener(settings)
@@ -69,27 +67,10 @@ def serve(settings: Settings) -> None:
             Master(
                 settings.workers,
                 settings.graceful_timeout,
-                lambda: run_worker(listener, settings, parent_pid=master_pid),
+                lambda early: run_worker(listener, settings, parent_pid=master_pid, early_signals=early),
             ).run(early_signals)
     finally:
         listener.close()
-
-
-def _record_stop_signals() -> list[int]:
-    """Record SIGTERM/SIGINT from before the worker or master installs its handlers.
-
-    A client may see the port open (and a supervisor may signal) before the loop runs; without
-    this such a signal would kill the process with the default action instead of stopping it.
-    The recording handler stays until the loop replaces it and replays the list.
-    """
-    received: list[int] = []
-
-    def record(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, record)
-    return received
 
 
 def _banner(listener: socket.socket, settings: Settings) -> None:
