@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from webduo.core.logs import configure_logging
 from webduo.core.routes import build_routes
 from webduo.core.services import sync_services
 from webduo.engines.banner import print_banner
+from webduo.engines.listener import open_listener as bind
 from webduo.engines.prefork import Master, record_stop_signals
 from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.worker import Worker
@@ -23,21 +23,11 @@ from webduo.settings import Settings
 logger = logging.getLogger("webduo.sync")
 
 ENGINE: Final = "sync"
-# The kernel queues this many finished handshakes per listening socket (capped by somaxconn).
-BACKLOG: Final = 2048
 
 
 def open_listener(settings: Settings) -> socket.socket:
-    """The socket every worker accepts on: bound, listening, and (on Linux) deferring accept.
-
-    ``TCP_DEFER_ACCEPT`` keeps a connection in the kernel until its first bytes arrive, so a
-    client that connects and says nothing never reaches a worker.
-    """
-    listener = socket.create_server((settings.host, settings.sync_port), backlog=BACKLOG)
-    if hasattr(socket, "TCP_DEFER_ACCEPT"):
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, max(1, math.ceil(settings.head_timeout)))
-    listener.set_inheritable(True)
-    return listener
+    """The sync engine's socket; it defers accept for up to the head timeout."""
+    return bind(settings.host, settings.sync_port, defer_accept=settings.head_timeout)
 
 
 def run_worker(
