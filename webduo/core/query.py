@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -33,8 +32,15 @@ def parse_query(model: type[Q], request: Request) -> Q:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        # exc.json() stringifies whatever sits in an error's context, so the detail is always JSON.
-        errors = json.loads(exc.json(include_url=False))
-        for error in errors:
-            error["loc"] = ["query", *error["loc"]]
-        raise HTTPError(422, errors) from None
+        raise HTTPError(422, field_errors(exc, "query")) from None
+
+
+def field_errors(error: ValidationError, source: str) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``{type, loc, msg}``, ``loc`` starting with where the input came from.
+
+    No documentation URLs, no context objects (not always JSON) and no echo of the input.
+    """
+    return [
+        {"type": item["type"], "loc": [source, *item["loc"]], "msg": item["msg"]}
+        for item in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
