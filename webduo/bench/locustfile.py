@@ -18,7 +18,7 @@ IO_DELAY_MS: Final = int(os.environ.get("WEBDUO_BENCH_IO_DELAY_MS", "100"))
 CPU_N: Final = int(os.environ.get("WEBDUO_BENCH_CPU_N", "100000"))
 # Set by `webduo bench` when it started the local Open-Meteo stand-in the servers call.
 WEATHER: Final = os.environ.get("WEBDUO_BENCH_WEATHER") == "1"
-WEATHER_QUERY: Final = os.environ.get("WEBDUO_BENCH_WEATHER_QUERY", "latitude=52.52&longitude=13.41")
+WEATHER_QUERY: Final = os.environ.get("WEBDUO_BENCH_WEATHER_QUERY", "lat=52.52&lon=13.41")
 
 
 class WebduoUser(FastHttpUser):

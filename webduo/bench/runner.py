@@ -9,6 +9,7 @@ its duration by more than :data:`LOCUST_GRACE` seconds is killed.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Final
@@ -26,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from webduo.bench import plots
-from webduo.bench.processes import LOOPBACK, ServerFailed, free_port, has_exited, process_group, wait_until_healthy
+from webduo.bench.processes import LOOPBACK, ServerFailed, free_port, has_exited, process_group, wait_until_answering
 from webduo.bench.report import Profile, ScenarioResult, render
 from webduo.bench.results import RunResult, load_run
 from webduo.bench.scenarios import Engine, Scenario, ServerConfig
@@ -36,6 +37,7 @@ LOCUSTFILE: Final = Path(__file__).with_name("locustfile.py")
 LOCUST_GRACE: Final = 30.0
 STOP_TIMEOUT_S: Final = 2
 PREFIX: Final = "locust"
+WEATHER_STAND_IN: Final = "webduo.core.weather.fake"
 
 
 class BenchFailed(RuntimeError):
@@ -72,7 +74,8 @@ def run_bench(options: BenchOptions, console: Console) -> list[ScenarioResult]:
     """Run every scenario against every server it compares; write reports and plots under ``options.out``."""
     options.out.mkdir(parents=True, exist_ok=True)
     results = []
-    with terminate_as_interrupt(), progress_display(console) as progress:
+    with terminate_as_interrupt(), weather_upstream(options) as weather_url, progress_display(console) as progress:
+        options = replace(options, weather_url=weather_url)
         for scenario in options.scenarios:
             result = run_scenario(scenario, options, progress)
             (options.out / f"{scenario.name.value}.md").write_text(render(result))
@@ -116,17 +119,44 @@ def draw(scenario: Scenario, sweeps: list[tuple[RunResult, ...]], options: Bench
 
 
 @contextmanager
+def weather_upstream(options: BenchOptions) -> Iterator[str | None]:
+    """The forecast URL the servers call: the one given, else the local Open-Meteo stand-in when
+    this build has it (started here), else ``None`` and /weather is left out of the load."""
+    if options.weather_url is not None or not importable(WEATHER_STAND_IN):
+        yield options.weather_url
+        return
+    port = free_port()
+    command = [sys.executable, "-m", WEATHER_STAND_IN, "--host", LOOPBACK, "--port", str(port)]
+    log = options.out / "raw" / "weather-stand-in.log"
+    with process_group(command, log, os.environ) as process:
+        forecast_url = f"http://{LOOPBACK}:{port}/v1/forecast"
+        try:
+            wait_until_answering(forecast_url, process, log)
+        except ServerFailed as exc:
+            raise BenchFailed(f"weather stand-in: {exc}") from None
+        yield forecast_url
+
+
+def importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+@contextmanager
 def running_server(server: ServerConfig, options: BenchOptions, log: Path) -> Iterator[str]:
     """``webduo serve`` for ``server`` on a free loopback port; yields its base URL once healthy."""
     port = free_port()
     command = [sys.executable, "-m", "webduo", "serve", *server.serve_flags(), "--host", LOOPBACK, "--port", str(port)]
     env = {**os.environ, "WEBDUO_LOG_LEVEL": options.server_log_level}
     if options.weather_url is not None:
-        env["WEBDUO_WEATHER_URL"] = options.weather_url
+        # No cache: every /weather is then a real upstream round trip, the I/O the bench is about.
+        env |= {"WEBDUO_WEATHER_URL": options.weather_url, "WEBDUO_WEATHER_CACHE_TTL": "0"}
     with process_group(command, log, env) as process:
         base_url = f"http://{LOOPBACK}:{port}"
         try:
-            wait_until_healthy(base_url, process, log)
+            wait_until_answering(f"{base_url}/healthz", process, log)
         except ServerFailed as exc:
             raise BenchFailed(f"{server.label}: {exc}") from None
         yield base_url
