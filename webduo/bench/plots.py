@@ -119,6 +119,8 @@ def throughput_vs_users(sweeps: Sequence[Sequence[RunResult]], endpoint: str, de
         axes.plot(users, measured, marker="o", label=server.label, color=colour(server, servers))
         axes.plot(users, ideal, linestyle="--", alpha=0.6, color=colour(server, servers), label=f"{server.label} ideal")
     axes.set_xscale("log", base=2)
+    levels = sorted({run.users for runs in sweeps for run in runs})
+    axes.set_xticks(levels, [str(level) for level in levels])
     axes.set_yscale("log")
     axes.set(
         title=f"{endpoint}?delay_ms={delay_ms}: throughput vs users", xlabel="concurrent users", ylabel="requests / s"

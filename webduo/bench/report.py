@@ -35,6 +35,8 @@ class ScenarioResult:
     """One tuple per server, one run per user level (a single run unless the scenario sweeps)."""
     plots: tuple[Path, ...]
     locust_warnings: tuple[str, ...]
+    load_average: float
+    """The machine's 1-minute load average as the scenario started: other work skews every figure."""
 
     @property
     def runs(self) -> list[RunResult]:
@@ -59,7 +61,7 @@ def render(result: ScenarioResult) -> str:
         "",
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; servers and load generator share the machine "
-        "and talk over 127.0.0.1.",
+        f"and talk over 127.0.0.1. 1-minute load average as it started: {result.load_average:.2f}.",
         "",
         "## Profile",
         "",

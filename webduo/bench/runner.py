@@ -90,6 +90,7 @@ def run_bench(options: BenchOptions, console: Console) -> list[ScenarioResult]:
 
 def run_scenario(scenario: Scenario, options: BenchOptions, progress: Progress) -> ScenarioResult:
     profile = options.profile()
+    load_average = os.getloadavg()[0]
     sweeps: list[tuple[RunResult, ...]] = []
     warnings: list[str] = []
     raw = options.out / "raw" / scenario.name.value
@@ -102,7 +103,8 @@ def run_scenario(scenario: Scenario, options: BenchOptions, progress: Progress) 
                 warnings += [f"{server.label}, {users} users: {line}" for line in locust_warnings(directory)]
                 runs.append(run)
         sweeps.append(tuple(runs))
-    return ScenarioResult(scenario, profile, tuple(sweeps), draw(scenario, sweeps, options), tuple(warnings))
+    plotted = draw(scenario, sweeps, options)
+    return ScenarioResult(scenario, profile, tuple(sweeps), plotted, tuple(warnings), load_average)
 
 
 def draw(scenario: Scenario, sweeps: list[tuple[RunResult, ...]], options: BenchOptions) -> tuple[Path, ...]:
