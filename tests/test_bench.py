@@ -52,7 +52,6 @@ def test_sweep_levels_and_ideals() -> None:
 @pytest.mark.slow
 def test_tiny_bench_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    started = time.monotonic()
     result = subprocess.run(
         bench_command(out, "--mode", "both", "--users", "2", "--duration", "3"),
         capture_output=True,
@@ -60,7 +59,6 @@ def test_tiny_bench_end_to_end(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert time.monotonic() - started < 30
     report = (out / "mixed.md").read_text()
     assert "| sync-w2t4 | 2 |" in report
     assert "| async | 2 |" in report

@@ -14,13 +14,14 @@ from webduo.bench.scenarios import ServerConfig
 
 
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
-# One colour per server configuration, the same in every plot.
 SUB_MS = 0.5
-PALETTE = ("tab:orange", "tab:red", "tab:blue", "tab:green", "tab:purple")
 
 
-def colour(server: ServerConfig, servers: Sequence[ServerConfig]) -> str:
-    return PALETTE[list(servers).index(server) % len(PALETTE)]
+def colour(server: ServerConfig) -> str:
+    """The same colour for a server in every plot: blue for async, warm tones for sync."""
+    if server.engine == "async":
+        return "tab:blue"
+    return "tab:orange" if server.concurrency == 1 else "tab:red"
 
 
 def save(figure: Figure, path: Path) -> Path:
@@ -33,12 +34,9 @@ def rps_over_time(runs: Sequence[RunResult], title: str, path: Path) -> Path:
     """Requests completed per second, all endpoints together, one line per server."""
     figure = Figure(figsize=(8, 4))
     axes = figure.subplots()
-    servers = [run.server for run in runs]
     for run in runs:
         points = run.rps_over_time()
-        axes.plot(
-            [t for t, _ in points], [n for _, n in points], label=run.server.label, color=colour(run.server, servers)
-        )
+        axes.plot([t for t, _ in points], [n for _, n in points], label=run.server.label, color=colour(run.server))
     axes.set(title=title, xlabel="seconds since start", ylabel="requests / s")
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
@@ -49,11 +47,10 @@ def rps_over_time(runs: Sequence[RunResult], title: str, path: Path) -> Path:
 def grouped_bars(axes: Axes, runs: Sequence[RunResult], names: Sequence[str], values: list[list[float]]) -> None:
     """``values[i][j]``: run ``i``'s value for endpoint ``names[j]``, drawn as side-by-side bars."""
     width = 0.8 / max(len(runs), 1)
-    servers = [run.server for run in runs]
     for i, run in enumerate(runs):
         offsets = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(names))]
         heights = [0.0 if math.isnan(value) else value for value in values[i]]
-        axes.bar(offsets, heights, width, label=run.server.label, color=colour(run.server, servers))
+        axes.bar(offsets, heights, width, label=run.server.label, color=colour(run.server))
     axes.set_xticks(range(len(names)), names, rotation=20)
     axes.grid(axis="y", alpha=0.3)
 
@@ -74,8 +71,8 @@ def latency_per_endpoint(runs: Sequence[RunResult], title: str, path: Path) -> P
         axes.set_yscale("log")
         axes.set_title(f"{label} latency")
     panels[0].set_ylabel(f"ms (log scale; under 1 ms drawn at {SUB_MS})")
-    panels[-1].legend()
-    figure.suptitle(title)
+    figure.legend(*panels[0].get_legend_handles_labels(), loc="upper right", ncol=len(runs))
+    figure.suptitle(title, x=0.02, ha="left")
     return save(figure, path)
 
 
@@ -108,7 +105,6 @@ def throughput_vs_users(sweeps: Sequence[Sequence[RunResult]], endpoint: str, de
     """
     figure = Figure(figsize=(8, 4.5))
     axes = figure.subplots()
-    servers = [runs[0].server for runs in sweeps if runs]
     for runs in sweeps:
         if not runs:
             continue
@@ -116,8 +112,8 @@ def throughput_vs_users(sweeps: Sequence[Sequence[RunResult]], endpoint: str, de
         users = [run.users for run in runs]
         measured = [entry.steady_rps() if (entry := run.endpoint(endpoint)) else math.nan for run in runs]
         ideal = [ideal_rps(server, n, delay_ms) for n in users]
-        axes.plot(users, measured, marker="o", label=server.label, color=colour(server, servers))
-        axes.plot(users, ideal, linestyle="--", alpha=0.6, color=colour(server, servers), label=f"{server.label} ideal")
+        axes.plot(users, measured, marker="o", label=server.label, color=colour(server))
+        axes.plot(users, ideal, linestyle="--", alpha=0.6, color=colour(server), label=f"{server.label} ideal")
     axes.set_xscale("log", base=2)
     levels = sorted({run.users for runs in sweeps for run in runs})
     axes.set_xticks(levels, [str(level) for level in levels])

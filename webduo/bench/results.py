@@ -95,8 +95,10 @@ class EndpointStats:
         return f"{self.method} {self.name}".strip()
 
     def steady_rps(self) -> float:
-        """Requests per second over the whole seconds after the ramp-up, the partial last one left out."""
-        seconds = sorted(self.per_second)[RAMP_UP_SECONDS:-1]
+        """Requests per second over the whole seconds after the ramp-up, the partial last one left out
+        (a run too short to have seconds after its ramp-up keeps them)."""
+        whole = sorted(self.per_second)[:-1]
+        seconds = whole[RAMP_UP_SECONDS:] or whole
         if not seconds:
             return math.nan
         return sum(self.per_second[second] for second in seconds) / len(seconds)
