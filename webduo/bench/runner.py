@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -174,7 +175,9 @@ def run_locust(
     progress: Progress,
 ) -> RunResult:
     """One headless locust run of ``scenario``'s users against ``base_url``, watched until it ends."""
-    directory.mkdir(parents=True, exist_ok=True)
+    # An earlier run's files must not pass for this one's if locust fails to write its own.
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
     prefix = str(directory / PREFIX)
     spawn_rate = options.spawn_rate or users
     command = [
