@@ -32,15 +32,12 @@ def parse_query(model: type[Q], request: Request) -> Q:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise HTTPError(422, field_errors(exc, "query")) from None
+        raise HTTPError(422, field_errors(exc)) from None
 
 
-def field_errors(error: ValidationError, source: str) -> list[dict[str, Any]]:
-    """Pydantic's errors as ``{type, loc, msg}``, ``loc`` starting with where the input came from.
-
-    No documentation URLs, no context objects (not always JSON) and no echo of the input.
-    """
+def field_errors(error: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's field errors as ``{loc, msg, type}``: no docs URLs, and no echo of possibly huge inputs."""
     return [
-        {"type": item["type"], "loc": [source, *item["loc"]], "msg": item["msg"]}
-        for item in error.errors(include_url=False, include_context=False, include_input=False)
+        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+        for item in error.errors(include_url=False, include_input=False, include_context=False)
     ]
