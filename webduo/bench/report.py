@@ -78,9 +78,13 @@ def render(result: ScenarioResult) -> str:
         ),
         "",
     ]
-    if scenario.sweep:
-        lines += sweep_table(result)
-    lines += summary_table(result.runs) + endpoint_table(result.runs) + failure_list(result.runs)
+    # A sweep loads one endpoint, so its per-endpoint table would repeat the per-server one.
+    tables = (
+        sweep_table(result) + summary_table(result.runs)
+        if scenario.sweep
+        else summary_table(result.runs) + endpoint_table(result.runs)
+    )
+    lines += tables + failure_list(result.runs)
     if result.locust_warnings:
         lines += ["## Load generator warnings", "", *(f"- {warning}" for warning in result.locust_warnings), ""]
     lines += ["## Plots", "", *(f"![{plot.stem}]({plot.name})" for plot in result.plots), ""]
@@ -91,14 +95,15 @@ def summary_table(runs: Sequence[RunResult]) -> list[str]:
     lines = [
         "## Per server",
         "",
-        "| server | users | requests | steady req/s | unexpected failures | p50 ms | p95 ms | p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server | users | requests | steady req/s | unexpected failures | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         total = run.total
         lines.append(
             f"| {run.server.label} | {run.users} | {total.requests} | {rate(total.steady_rps())} "
-            f"| {run.unexpected_failures()} | {ms(total.p50)} | {ms(total.p95)} | {ms(total.p99)} |"
+            f"| {run.unexpected_failures()} | {ms(total.p50)} | {ms(total.p95)} | {ms(total.p99)} "
+            f"| {ms(total.slowest)} |"
         )
     return [*lines, ""]
 

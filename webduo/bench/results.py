@@ -91,6 +91,11 @@ class EndpointStats:
         return percentile(self.response_times, 0.99)
 
     @property
+    def slowest(self) -> float:
+        """The longest response: a stall shows here before it moves a percentile."""
+        return float(max(self.response_times)) if self.response_times else math.nan
+
+    @property
     def label(self) -> str:
         return f"{self.method} {self.name}".strip()
 
