@@ -15,6 +15,10 @@ from webduo.bench.results import RunResult
 from webduo.bench.scenarios import Scenario
 
 
+# A tick this late is no scheduling jitter: something paused every process on the machine.
+MACHINE_STALL_S = 0.5
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """The load every server in a scenario got, identical for each."""
@@ -84,7 +88,7 @@ def render(result: ScenarioResult) -> str:
         if scenario.sweep
         else summary_table(result.runs) + endpoint_table(result.runs)
     )
-    lines += tables + failure_list(result.runs)
+    lines += tables + failure_list(result.runs) + stall_list(result.runs)
     if result.locust_warnings:
         lines += ["## Load generator warnings", "", *(f"- {warning}" for warning in result.locust_warnings), ""]
     lines += ["## Plots", "", *(f"![{plot.stem}]({plot.name})" for plot in result.plots), ""]
@@ -144,6 +148,21 @@ def sweep_table(result: ScenarioResult) -> list[str]:
             f"| {run.server.label} | {run.users} | {rate(measured)} | {rate(ideal)} | {measured / ideal:.0%} "
             f"| {ms(entry.p50)} | {ms(entry.p99)} |"
         )
+    return [*lines, ""]
+
+
+def stall_list(runs: Sequence[RunResult]) -> list[str]:
+    stalled = [run for run in runs if run.machine_stall_s >= MACHINE_STALL_S]
+    if not stalled:
+        return []
+    lines = [
+        "## Machine stalls",
+        "",
+        "The bench's own 250 ms tick ran late during these runs: the whole machine paused, locust and",
+        "server alike, so their worst latencies measure the machine, not the server.",
+        "",
+    ]
+    lines += [f"- {run.server.label}, {run.users} users: {run.machine_stall_s * 1000:.0f} ms" for run in stalled]
     return [*lines, ""]
 
 

@@ -126,6 +126,9 @@ class RunResult:
     endpoints: tuple[EndpointStats, ...]
     failures: tuple[Failure, ...]
     directory: Path
+    machine_stall_s: float = 0.0
+    """The longest the bench's own 250 ms tick was late during the run: when the whole machine
+    stalls, locust and the server stall together and the figures measure the machine."""
 
     @property
     def total(self) -> EndpointStats:

@@ -37,6 +37,7 @@ from webduo.bench.scenarios import Engine, Scenario, ServerConfig
 LOCUSTFILE: Final = Path(__file__).with_name("locustfile.py")
 LOCUST_GRACE: Final = 30.0
 STOP_TIMEOUT_S: Final = 2
+TICK: Final = 0.25
 PREFIX: Final = "locust"
 WEATHER_STAND_IN: Final = "webduo.core.weather.fake"
 
@@ -198,26 +199,33 @@ def run_locust(
         f"{scenario.name.value} · {server.label} · {users} users", total=options.duration_s, rps=""
     )
     with process_group(command, log, env) as locust:
-        watch(locust, Path(f"{prefix}_stats_history.csv"), options.duration_s, progress, task)
+        stall = watch(locust, Path(f"{prefix}_stats_history.csv"), options.duration_s, progress, task)
     progress.update(task, completed=options.duration_s)
     if locust.returncode not in (0, 1):  # 1 only says some request failed; the report judges which
         raise BenchFailed(f"locust exited with {locust.returncode} ({server.label}); its log:\n{tail(log)}")
     try:
-        return load_run(server, users, directory, PREFIX)
+        return replace(load_run(server, users, directory, PREFIX), machine_stall_s=stall)
     except FileNotFoundError:
         raise BenchFailed(f"locust wrote no results ({server.label}); its log:\n{tail(log)}") from None
 
 
-def watch(locust: subprocess.Popen[bytes], history: Path, duration_s: int, progress: Progress, task: TaskID) -> None:
-    """Update ``task`` until locust exits; raise (the caller's cleanup kills it) if it overstays."""
-    started = time.monotonic()
+def watch(locust: subprocess.Popen[bytes], history: Path, duration_s: int, progress: Progress, task: TaskID) -> float:
+    """Update ``task`` until locust exits; raise (the caller's cleanup kills it) if it overstays.
+
+    Returns how late the loop's tick was at worst, in seconds: the machine's longest stall.
+    """
+    started = last = time.monotonic()
+    stall = 0.0
     while not has_exited(locust):
-        elapsed = time.monotonic() - started
+        now = time.monotonic()
+        stall, last = max(stall, now - last - TICK), now
+        elapsed = now - started
         if elapsed > duration_s + LOCUST_GRACE:
             raise BenchFailed(f"locust still running {elapsed:.0f} s into a {duration_s} s run")
         progress.update(task, completed=min(elapsed, duration_s), rps=latest_rps(history))
-        time.sleep(0.25)
+        time.sleep(TICK)
     locust.wait()
+    return stall
 
 
 def latest_rps(history: Path) -> str:
