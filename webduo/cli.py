@@ -205,6 +205,15 @@ def bench(
     Exit code 1 when a request failed on an endpoint other than /error_task, 3 when a server or
     locust could not run; every server started is stopped on exit, Ctrl-C included.
     """
+    import importlib.util
+
+    missing = [name for name in ("locust", "matplotlib") if importlib.util.find_spec(name) is None]
+    if missing:
+        typer.secho(
+            f"error: webduo bench needs {' and '.join(missing)}: pip install 'webduo[bench]'", fg="red", err=True
+        )
+        raise typer.Exit(2)
+
     from rich.console import Console
 
     from webduo.bench.runner import BenchFailed, BenchOptions, run_bench
