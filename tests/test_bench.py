@@ -48,6 +48,18 @@ def test_sweep_levels_and_ideals() -> None:
     assert ideal_rps(ServerConfig("sync", 2, 4), 4, 100) == pytest.approx(40)
 
 
+def test_bench_never_loads_a_remote_weather_api(tmp_path: Path) -> None:
+    result = subprocess.run(
+        bench_command(tmp_path, "--weather-url", "https://api.open-meteo.com/v1/forecast"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "loopback" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_tiny_bench_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "bench"

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 # Repeated from Settings on purpose: importing pydantic-settings here would triple --help's start-up time.
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 app = typer.Typer(
@@ -206,7 +207,12 @@ def bench(
     locust could not run; every server started is stopped on exit, Ctrl-C included.
     """
     import importlib.util
+    from urllib.parse import urlsplit
 
+    if weather_url is not None and urlsplit(weather_url).hostname not in LOOPBACK_NAMES:
+        # Hundreds of /weather calls a second would break any real API's terms: local stand-ins only.
+        typer.secho("error: --weather-url must be on loopback (127.0.0.1, ::1 or localhost)", fg="red", err=True)
+        raise typer.Exit(2)
     missing = [name for name in ("locust", "matplotlib") if importlib.util.find_spec(name) is None]
     if missing:
         typer.secho(
