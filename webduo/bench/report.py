@@ -46,9 +46,6 @@ class ScenarioResult:
     def runs(self) -> list[RunResult]:
         return [run for sweep in self.sweeps for run in sweep]
 
-    def unexpected_failures(self) -> int:
-        return sum(run.unexpected_failures() for run in self.runs)
-
 
 def ms(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.0f}"
@@ -69,7 +66,7 @@ def render(result: ScenarioResult) -> str:
         "",
         "## Profile",
         "",
-        f"- locust users: {', '.join(user for user in scenario.user_classes)}; closed loop without think time",
+        f"- locust users: {', '.join(scenario.user_classes)}; closed loop without think time",
         f"- users: {', '.join(str(run.users) for run in result.sweeps[0]) if result.sweeps else profile.users}"
         f" (spawn rate {profile.spawn_rate:g}/s), {profile.duration_s} s per run",
         f"- /io_task?delay_ms={profile.io_delay_ms}, /cpu_task?n={profile.cpu_n}"
