@@ -33,13 +33,26 @@ def test_terminal_gets_the_level_coloured() -> None:
     assert "\x1b[34mINFO    \x1b[0m webduo.access: hi" in sink.getvalue()
 
 
-def test_a_record_with_a_traceback_is_rendered_by_rich() -> None:
-    sink = io.StringIO()
-    handler = ConsoleHandler(Console(file=sink, width=120), "")
+def failing_record() -> logging.LogRecord:
     try:
         raise ZeroDivisionError("division by zero")
     except ZeroDivisionError as exc:
-        handler.handle(record("boom", logging.ERROR, exc))
+        return record("boom", logging.ERROR, exc)
+
+
+def test_a_traceback_on_a_terminal_is_rendered_by_rich() -> None:
+    sink = io.StringIO()
+    ConsoleHandler(Console(file=sink, width=120, force_terminal=True), "").handle(failing_record())
     text = sink.getvalue()
     assert "Traceback" in text
-    assert "ZeroDivisionError: division by zero" in text
+    assert "╭" in text  # rich's panel, not Python's plain format
+    assert "division by zero" in text
+
+
+def test_a_traceback_elsewhere_is_plain_and_follows_its_line() -> None:
+    sink = io.StringIO()
+    ConsoleHandler(Console(file=sink, width=120), "[async] ").handle(failing_record())
+    lines = sink.getvalue().splitlines()
+    assert lines[0].endswith("] ERROR    [async] webduo.access: boom")
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[-1] == "ZeroDivisionError: division by zero"

@@ -4,8 +4,9 @@ rich's ``RichHandler`` lays every record out as a table: ~400 µs a line, measur
 INFO made the access log the bottleneck of both engines (sync ``--workers 2``: 27k -> 1.7k
 requests/s). :class:`ConsoleHandler` keeps rich's look — time, coloured level, message — but
 renders the styles once, up front, through rich, and writes each ordinary line as one string
-(~10 µs). Records that carry a traceback are rare and worth the cost: they go to
-``RichHandler`` and get rich's tracebacks.
+(~10 µs). A record with a traceback gets rich's traceback on a terminal, where a person
+reads it; elsewhere the plain one: rich's takes ~20 ms to render against ~2 ms, and on the
+event loop that time stalls every other request (/error_task under load showed it).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ConsoleHandler(logging.Handler):
             console=console, show_path=False, rich_tracebacks=True, log_time_format="[%X]", markup=False
         )
         self.rich.setFormatter(logging.Formatter(prefix + "%(name)s: %(message)s"))
+        self.plain = logging.Formatter()
 
     def _styled(self, text: str, style: str) -> str:
         """``text`` as rich would print it on this console: ANSI codes on a terminal, plain otherwise."""
@@ -48,13 +50,16 @@ class ConsoleHandler(logging.Handler):
         return captured.get()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info:
+        if record.exc_info and self.console.is_terminal:
             self.rich.emit(record)
             return
         try:
             clock = time.strftime("%H:%M:%S", time.localtime(record.created))
             level = self.levels.get(record.levelname) or f"{record.levelname:<8}"
-            self.console.file.write(f"[{clock}] {level} {self.prefix}{record.name}: {record.getMessage()}\n")
+            line = f"[{clock}] {level} {self.prefix}{record.name}: {record.getMessage()}\n"
+            if record.exc_info:
+                line += self.plain.formatException(record.exc_info) + "\n"
+            self.console.file.write(line)
             self.console.file.flush()
         except Exception:
             self.handleError(record)
