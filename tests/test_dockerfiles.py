@@ -211,3 +211,11 @@ def test_dockerignore_admits_only_what_the_builder_copies() -> None:
             for source in copy.arguments.split()[:-1]
         }
         assert sources == admitted
+
+
+def test_compose_builds_and_publishes_both_engines() -> None:
+    compose = (ROOT / "compose.yaml").read_text()
+    for engine in ENGINES:
+        port = default_port(engine)
+        assert re.search(rf"^\s+dockerfile: Dockerfile\.{engine}$", compose, re.MULTILINE)
+        assert re.search(rf'^\s+- "{port}:{port}"$', compose, re.MULTILINE)
