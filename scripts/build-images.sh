@@ -15,7 +15,8 @@
 #   3. for each image: start its own ENTRYPOINT in a working container on the host network
 #      (on a free port, set through WEBDUO_<MODE>_PORT), check /healthz and /hello from the host
 #      over 127.0.0.1, run the image's HEALTHCHECK command inside it, check the server runs as
-#      the image's numeric USER, then send SIGTERM to the server and require exit status 0.
+#      the image's numeric USER and as PID 1 of its own PID namespace (as under Docker), then
+#      send SIGTERM to it and require exit status 0.
 #
 # Environment knobs (all optional):
 #   PYTHON_IMAGE   registry base to try first     [docker.io/library/python:3.12-slim-bookworm]
@@ -159,7 +160,7 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# buildah run -> buildah-chroot-runtime -> buildah-chroot-exec -> the entrypoint: the first
+# buildah run -> buildah-chroot-runtime -> buildah-chroot-exec -> unshare -> the entrypoint: the first
 # python process below buildah is what Docker would run as PID 1 and send STOPSIGNAL to.
 server_pid() {
     local pid=$1 child
@@ -196,10 +197,18 @@ check_image() {
     local user
     user=$(config_field User <<<"$config")
     [[ ${healthcheck[0]} == CMD ]] || die "$mode: HEALTHCHECK is not exec form: ${healthcheck[*]}"
+    [[ $user =~ ^[0-9]+:[0-9]+$ ]] || die "$mode: USER $user is not numeric uid:gid"
     echo "entrypoint: ${entrypoint[*]}   port: $port   user: $user"
 
+    # As under Docker, the server must be PID 1 of its own PID namespace: the kernel then drops
+    # any signal it has no handler for, so only a real SIGTERM handler lets it stop. buildah's
+    # chroot isolation shares the host's PID namespace, hence unshare; setpriv then drops to the
+    # image's USER exactly as the runtime would.
+    local -a as_pid1=(unshare --pid --fork --kill-child
+        setpriv --reuid "${user%%:*}" --regid "${user#*:}" --clear-groups)
     start=$(now)
-    buildah run --isolation chroot --network host "$ctr" -- "${entrypoint[@]}" >"$WORK/$mode.log" 2>&1 &
+    buildah run --isolation chroot --network host --user 0:0 --cap-add CAP_SYS_ADMIN "$ctr" -- \
+        "${as_pid1[@]}" "${entrypoint[@]}" >"$WORK/$mode.log" 2>&1 &
     local runner=$!
     SERVERS+=("$runner")
     local deadline=$((SECONDS + BOOT_TIMEOUT))
@@ -224,7 +233,8 @@ check_image() {
 
     pid=$(server_pid "$runner") || die "$mode: cannot find the server process"
     [[ $(stat -c %u:%g "/proc/$pid") == "$user" ]] || die "$mode: server does not run as $user"
-    echo "server process $pid runs as uid:gid $(stat -c %u:%g "/proc/$pid")"
+    [[ $(awk '/^NSpid:/ {print $NF}' "/proc/$pid/status") == 1 ]] || die "$mode: server is not PID 1"
+    echo "server process $pid is PID 1 in its namespace, uid:gid $(stat -c %u:%g "/proc/$pid")"
 
     start=$(now)
     kill -TERM "$pid"
