@@ -37,7 +37,7 @@ DEBIAN_SUITE=${DEBIAN_SUITE:-bookworm}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 IMAGE_TAG=${IMAGE_TAG:-dev}
 read -r -a MODES <<<"${MODES:-sync async}"
-export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
+STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
 export BUILDAH_ISOLATION=chroot
 PULL_TIMEOUT=60
 BOOT_TIMEOUT=30
@@ -49,6 +49,9 @@ now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
 
 command -v buildah >/dev/null || die "buildah not found (apt-get install -y buildah)"
+# Every buildah call below goes through this: buildah 1.28 ignores $STORAGE_DRIVER and would
+# otherwise use storage.conf's driver (overlay), which many containers cannot mount.
+buildah() { command buildah --storage-driver "$STORAGE_DRIVER" "$@"; }
 [[ $(id -u) -eq 0 ]] || die "run as root: chroot isolation and vfs storage need it"
 WORK=$(mktemp -d)
 declare -a CONTAINERS=() SERVERS=()
