@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     keepalive_timeout: PositiveFloat = 5.0
     body_timeout: PositiveFloat = 30.0
     graceful_timeout: PositiveFloat = 30.0
+    # Sync engine: how long a client may take to read a response, and how many connections one
+    # worker keeps open (idle keep-alive ones included) before it stops accepting.
+    send_timeout: PositiveFloat = 30.0
+    max_connections: PositiveInt = 1000
 
     # Concurrency: pre-forked worker processes, threads per sync worker, CPU-task processes.
     workers: PositiveInt = 1

@@ -1,0 +1,561 @@
+"""A sans-IO HTTP/1.1 request parser (RFC 9112): bytes in, requests or precise errors out.
+
+It never touches a socket. The connection feeds it whatever ``recv`` returned and asks for the
+next event::
+
+    parser.feed(data)
+    event = parser.next_event()   # NEED_DATA | RequestHead | Message, or raises ProtocolError
+
+A :class:`RequestHead` is announced only when the head is complete but its body is not yet in
+the buffer, so the connection can answer ``Expect: 100-continue`` and start the body deadline.
+A :class:`Message` is one complete request; bytes after it stay buffered for the next one
+(pipelining). After a :class:`ProtocolError` the parser is spent: answer it, then close.
+
+Decisions where RFC 9112 leaves a choice (each is tested in tests/engines/sync/test_parser.py):
+
+- Lines end in CRLF only. A bare LF or bare CR anywhere in the head or a chunk line is a 400:
+  §2.2 lets a recipient accept a bare LF, but a server that reads framing differently from a
+  proxy in front of it is how request smuggling starts, so we accept one spelling.
+- Empty lines before the request line are skipped (§2.2 SHOULD).
+- Header values may carry HTAB, SP, visible ASCII and obs-text; every other control character
+  (NUL, CR, LF included) is a 400 — stricter than §5.5's "MAY retain", for the same reason.
+- obs-fold (a line starting with whitespace) is a 400 (§5.2 allows rejecting it).
+- Identical duplicate ``Content-Length`` values are accepted as one (§6.3 item 5); differing
+  ones, a sign, or anything but digits are a 400.
+- Absolute-form targets are accepted (§3.2.2 MUST) and their path is used; authority-form is
+  a 400 (we are not a proxy, so CONNECT has nothing to tunnel).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import unquote
+
+from webduo.core.errors import body_too_large
+from webduo.core.http import Headers, HTTPError, Request
+from webduo.settings import Settings
+
+
+class ProtocolError(HTTPError):
+    """A request the parser refuses. It is answered with the shared envelope; then the connection closes."""
+
+
+class NeedData(enum.Enum):
+    """The buffer holds no complete event yet: feed more bytes."""
+
+    NEED_DATA = "need data"
+
+
+NEED_DATA: Final = NeedData.NEED_DATA
+
+_TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE: Final = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) (HTTP/(\d)\.(\d))")
+_ANY_VERSION: Final = re.compile(rb"HTTP/\d\.\d")
+_FIELD_VALUE_CHAR: Final = rb"[\x21-\x7e\x80-\xff]"
+# name ":" OWS value OWS, where the value starts and ends with a visible character (§5.1, RFC 9110 §5.5).
+_FIELD_LINE: Final = re.compile(
+    rb"(" + _TOKEN + rb"):[ \t]*(" + _FIELD_VALUE_CHAR + rb"(?:[ \t]*" + _FIELD_VALUE_CHAR + rb")*)?[ \t]*"
+)
+_TOKEN_ONLY: Final = re.compile(_TOKEN)
+_FORBIDDEN_IN_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_DIGITS: Final = re.compile(r"[0-9]+")
+_HEX_SIZE: Final = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;.*)?")
+# RFC 3986 host: reg-name, IPv4 or an IP-literal in brackets, then an optional port.
+_HOST: Final = re.compile(r"(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
+
+_CRLF: Final = b"\r\n"
+_END_OF_HEAD: Final = b"\r\n\r\n"
+# A chunk-size line is a hex number and ignored extensions; 4 KiB is far beyond any honest one.
+MAX_CHUNK_LINE: Final = 4096
+SUPPORTED_VERSIONS: Final = frozenset({"1.0", "1.1"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParserLimits:
+    """The bounds the parser enforces; each has its own status (414, 431, 413)."""
+
+    max_request_line: int = 8 * 1024
+    max_header_count: int = 100
+    max_header_block: int = 16 * 1024
+    max_body_size: int = 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ParserLimits:
+        return cls(
+            max_request_line=settings.max_request_line,
+            max_header_count=settings.max_header_count,
+            max_header_block=settings.max_header_block,
+            max_body_size=settings.max_body_size,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    """A parsed request line and header block, with the framing and connection semantics decided."""
+
+    method: str
+    target: str
+    path: str
+    query_string: str
+    http_version: str
+    headers: Headers
+    content_length: int | None
+    chunked: bool
+    keep_alive: bool
+    expect_continue: bool
+
+    def to_request(self, body: bytes, client: str) -> Request:
+        return Request(
+            method=self.method,
+            path=self.path,
+            query_string=self.query_string,
+            headers=self.headers,
+            body=body,
+            http_version=self.http_version,
+            client=client,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One complete request: its head and its whole (de-chunked) body."""
+
+    head: RequestHead
+    body: bytes
+
+    @property
+    def keep_alive(self) -> bool:
+        return self.head.keep_alive
+
+    def to_request(self, client: str) -> Request:
+        return self.head.to_request(self.body, client)
+
+
+class _Phase(enum.Enum):
+    HEAD = "head"
+    FIXED_BODY = "fixed body"
+    CHUNK_SIZE = "chunk size"
+    CHUNK_DATA = "chunk data"
+    CHUNK_DATA_END = "chunk data end"
+    TRAILERS = "trailers"
+    FAILED = "failed"
+
+
+class RequestParser:
+    """Turns the bytes of one connection into a sequence of requests.
+
+    Not thread-safe; one parser per connection, kept for the life of the connection.
+    """
+
+    def __init__(self, limits: ParserLimits | None = None) -> None:
+        self.limits = limits or ParserLimits()
+        self._buffer = bytearray()
+        self._phase = _Phase.HEAD
+        self._head: RequestHead | None = None
+        self._body = bytearray()
+        self._remaining = 0  # bytes still due in the fixed body or the current chunk
+        self._trailer_bytes = 0
+        self._scanned = 0  # head bytes already checked for bare LF / limits while incomplete
+        self._request_line: tuple[str, str, str] | None = None  # method, target, version of a failed head
+        self._partial_headers: Headers = Headers()
+        self._error: ProtocolError | None = None
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet consumed by an event."""
+        return len(self._buffer)
+
+    @property
+    def in_message(self) -> bool:
+        """True once any byte of the next request is buffered: its head deadline is running."""
+        return self._phase is not _Phase.HEAD or bool(self._buffer)
+
+    @property
+    def reading_body(self) -> bool:
+        return self._phase not in (_Phase.HEAD, _Phase.FAILED)
+
+    @property
+    def current_head(self) -> RequestHead | None:
+        """The head of the request whose body is being read, if any."""
+        return self._head if self.reading_body else None
+
+    def next_event(self) -> NeedData | RequestHead | Message:
+        if self._error is not None:
+            raise self._error
+        try:
+            if self._phase is _Phase.HEAD:
+                return self._next_head()
+            return self._next_body_part()
+        except ProtocolError as exc:
+            self._phase = _Phase.FAILED
+            self._error = exc
+            raise
+
+    def partial_request(self, client: str) -> Request:
+        """The request as far as it was understood, for answering a protocol error through the app.
+
+        Method and path are ``"-"`` when the request line itself was unreadable.
+        """
+        head = self._head
+        if head is not None:
+            return head.to_request(b"", client)
+        if self._request_line is not None:
+            method, target, version = self._request_line
+            return Request(method, target, headers=self._partial_headers, http_version=version, client=client)
+        return Request("-", "-", client=client)
+
+    # -- the head ------------------------------------------------------------------------------
+
+    def _next_head(self) -> NeedData | RequestHead | Message:
+        buffer = self._buffer
+        # §2.2: ignore empty lines before the request line (some clients send CRLF after a body).
+        while buffer.startswith(_CRLF):
+            del buffer[:2]
+            self._scanned = 0
+        end = buffer.find(_END_OF_HEAD)
+        if end < 0:
+            self._check_incomplete_head()
+            return NEED_DATA
+        head_bytes = bytes(buffer[:end])
+        del buffer[: end + 4]
+        self._scanned = 0
+        head = self._parse_head(head_bytes)
+        self._head = head
+        self._body = bytearray()
+        if head.chunked:
+            self._phase = _Phase.CHUNK_SIZE
+        elif head.content_length:
+            self._phase = _Phase.FIXED_BODY
+            self._remaining = head.content_length
+        else:
+            return Message(head, b"")
+        event = self._next_body_part()
+        return head if event is NEED_DATA else event
+
+    def _check_incomplete_head(self) -> None:
+        """Fail early on what can never become a valid head, instead of waiting for the deadline."""
+        buffer = self._buffer
+        limits = self.limits
+        line_end = buffer.find(_CRLF, 0, limits.max_request_line + 2)
+        if line_end < 0:
+            if len(buffer) > limits.max_request_line + 1:
+                raise ProtocolError(414, f"The request line exceeds {limits.max_request_line} bytes.")
+            if b"\n" in buffer:
+                raise ProtocolError(400, "Lines must end with CRLF; a bare LF was received.")
+            return
+        if len(buffer) - line_end - 2 > limits.max_header_block:
+            raise ProtocolError(431, f"The header block exceeds {limits.max_header_block} bytes.")
+        # A bare LF would hide the end of the head from the CRLFCRLF search: catch it now.
+        start = max(self._scanned - 1, 0)
+        lf = buffer.find(b"\n", start)
+        while lf >= 0:
+            if lf == 0 or buffer[lf - 1] != 0x0D:
+                raise ProtocolError(400, "Lines must end with CRLF; a bare LF was received.")
+            lf = buffer.find(b"\n", lf + 1)
+        self._scanned = len(buffer)
+
+    def _parse_head(self, head_bytes: bytes) -> RequestHead:
+        lines = head_bytes.split(_CRLF)
+        method, target, version = self._parse_request_line(lines[0])
+        self._request_line = (method, target, version)
+        headers = self._parse_fields(lines[1:], len(head_bytes) - len(lines[0]))
+        self._partial_headers = headers
+        if version not in SUPPORTED_VERSIONS:
+            raise ProtocolError(505, f"HTTP/{version} is not supported; use HTTP/1.1 or HTTP/1.0.")
+        path, query = self._parse_target(method, target)
+        self._request_line = (method, path, version)
+        return self._decide(method, target, path, query, version, headers)
+
+    def _parse_request_line(self, line: bytes) -> tuple[str, str, str]:
+        if len(line) > self.limits.max_request_line:
+            raise ProtocolError(414, f"The request line exceeds {self.limits.max_request_line} bytes.")
+        match = _REQUEST_LINE.fullmatch(line)
+        if match is None:
+            raise ProtocolError(400, _request_line_problem(line))
+        method, target, _, major, minor = match.groups()
+        return method.decode("ascii"), target.decode("ascii"), f"{major.decode()}.{minor.decode()}"
+
+    def _parse_fields(self, lines: list[bytes], block_size: int) -> Headers:
+        limits = self.limits
+        if block_size > limits.max_header_block:
+            raise ProtocolError(431, f"The header block exceeds {limits.max_header_block} bytes.")
+        if len(lines) > limits.max_header_count:
+            raise ProtocolError(431, f"More than {limits.max_header_count} header fields.")
+        fields: list[tuple[str, str]] = []
+        for line in lines:
+            match = _FIELD_LINE.fullmatch(line)
+            if match is None:
+                # Keep what came before the bad line: its X-Request-ID is echoed in the 400.
+                self._partial_headers = Headers(tuple(fields))
+                raise ProtocolError(400, _field_line_problem(line))
+            name, value = match.groups()
+            fields.append((name.decode("ascii"), value.decode("latin-1") if value else ""))
+        return Headers(tuple(fields))
+
+    def _parse_target(self, method: str, target: str) -> tuple[str, str]:
+        """``(decoded path, raw query)``; the one place a path is percent-decoded."""
+        if target == "*":
+            if method != "OPTIONS":
+                raise ProtocolError(400, "The asterisk-form target is only allowed with OPTIONS.")
+            return "*", ""
+        if not target.startswith("/"):
+            target = _origin_of_absolute_form(target)
+        if "#" in target:
+            raise ProtocolError(400, "A request target must not contain a fragment (#).")
+        raw_path, _, query = target.partition("?")
+        try:
+            path = unquote(raw_path, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise ProtocolError(400, "The path does not percent-decode to UTF-8.") from None
+        if "\x00" in path:
+            raise ProtocolError(400, "The path must not contain NUL.")
+        return path, query
+
+    def _decide(self, method: str, target: str, path: str, query: str, version: str, headers: Headers) -> RequestHead:
+        """Framing (§6.3), Host (§3.2), Expect (RFC 9110 §10.1.1) and persistence (§9.3)."""
+        hosts: list[str] = []
+        lengths: list[str] = []
+        codings: list[str] = []
+        connection: set[str] = set()
+        expectations: list[str] = []
+        for name, value in headers.items:
+            lowered = name.lower()
+            if lowered == "host":
+                hosts.append(value)
+            elif lowered == "content-length":
+                lengths.extend(part.strip() for part in value.split(","))
+            elif lowered == "transfer-encoding":
+                codings.extend(part.strip().lower() for part in value.split(","))
+            elif lowered == "connection":
+                connection.update(part.strip().lower() for part in value.split(","))
+            elif lowered == "expect":
+                expectations.extend(part.strip().lower() for part in value.split(","))
+
+        if len(hosts) > 1:
+            raise ProtocolError(400, "More than one Host header field.")
+        if version == "1.1" and not hosts:
+            raise ProtocolError(400, "HTTP/1.1 requests must carry a Host header field.")
+        if hosts and not _HOST.fullmatch(hosts[0]):
+            raise ProtocolError(400, "The Host header field is not a valid host[:port].")
+
+        content_length = self._content_length(lengths) if lengths else None
+        chunked = False
+        if codings:
+            if content_length is not None:
+                # §6.3 item 3: both at once is the classic smuggling vector; refuse rather than guess.
+                raise ProtocolError(400, "Content-Length and Transfer-Encoding must not both be sent.")
+            if version == "1.0":
+                raise ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0 (RFC 9112 §6.1).")
+            chunked = self._is_chunked(codings)
+
+        if version == "1.1":
+            keep_alive = "close" not in connection
+        else:
+            keep_alive = "keep-alive" in connection and "close" not in connection
+
+        expect_continue = False
+        for expectation in expectations:
+            if expectation == "100-continue":
+                # RFC 9110 §10.1.1: a server MUST ignore 100-continue from an HTTP/1.0 client.
+                expect_continue = version == "1.1"
+            elif expectation:
+                raise ProtocolError(417, f"Unsupported expectation {expectation!r}; only 100-continue is.")
+
+        return RequestHead(
+            method=method,
+            target=target,
+            path=path,
+            query_string=query,
+            http_version=version,
+            headers=headers,
+            content_length=content_length,
+            chunked=chunked,
+            keep_alive=keep_alive,
+            expect_continue=expect_continue and (chunked or bool(content_length)),
+        )
+
+    def _content_length(self, values: list[str]) -> int:
+        first = values[0]
+        if any(value != first for value in values):
+            raise ProtocolError(400, "Content-Length is given more than once with different values.")
+        if not _DIGITS.fullmatch(first):
+            raise ProtocolError(400, "Content-Length must be a non-negative decimal integer.")
+        # Leading zeros are digits too; compare by value, but never convert an absurd string.
+        significant = first.lstrip("0")
+        limit = self.limits.max_body_size
+        if len(significant) > len(str(limit)) or int(first) > limit:
+            raise body_too_large_protocol(limit)
+        return int(first)
+
+    @staticmethod
+    def _is_chunked(codings: list[str]) -> bool:
+        unknown = [coding for coding in codings if coding != "chunked"]
+        if unknown:
+            shown = ", ".join(coding or "(empty)" for coding in unknown)
+            raise ProtocolError(501, f"Transfer coding {shown} is not implemented; only chunked is.")
+        if len(codings) > 1:
+            raise ProtocolError(400, "chunked must be applied exactly once (RFC 9112 §7.1).")
+        return True
+
+    # -- the body ------------------------------------------------------------------------------
+
+    def _next_body_part(self) -> NeedData | Message:
+        if self._phase is _Phase.FIXED_BODY:
+            return self._fixed_body()
+        while True:
+            if self._phase is _Phase.CHUNK_SIZE:
+                progressed = self._chunk_size()
+            elif self._phase is _Phase.CHUNK_DATA:
+                progressed = self._chunk_data()
+            elif self._phase is _Phase.CHUNK_DATA_END:
+                progressed = self._chunk_data_end()
+            else:
+                return self._trailers()
+            if not progressed:
+                return NEED_DATA
+
+    def _fixed_body(self) -> NeedData | Message:
+        buffer = self._buffer
+        if len(buffer) < self._remaining:
+            return NEED_DATA
+        body = bytes(buffer[: self._remaining])
+        del buffer[: self._remaining]
+        return self._finish(body)
+
+    def _chunk_size(self) -> bool:
+        line = self._take_line(MAX_CHUNK_LINE, "chunk-size line")
+        if line is None:
+            return False
+        match = _HEX_SIZE.fullmatch(line)
+        if match is None:
+            raise ProtocolError(400, "Malformed chunk-size line; expected hex digits and optional extensions.")
+        digits = match.group(1).lstrip(b"0")
+        limit = self.limits.max_body_size
+        room = limit - len(self._body)
+        # Bound the digits before converting: 'ffffffff...' must not become a huge int first.
+        if len(digits) > 16 or int(digits or b"0", 16) > room:
+            raise body_too_large_protocol(limit)
+        size = int(digits or b"0", 16)
+        if size == 0:
+            self._phase = _Phase.TRAILERS
+            self._trailer_bytes = 0
+        else:
+            self._remaining = size
+            self._phase = _Phase.CHUNK_DATA
+        return True
+
+    def _chunk_data(self) -> bool:
+        buffer = self._buffer
+        if not buffer:
+            return False
+        take = min(self._remaining, len(buffer))
+        self._body += buffer[:take]
+        del buffer[:take]
+        self._remaining -= take
+        if self._remaining == 0:
+            self._phase = _Phase.CHUNK_DATA_END
+        return True
+
+    def _chunk_data_end(self) -> bool:
+        if len(self._buffer) < 2:
+            return False
+        if self._buffer[:2] != _CRLF:
+            raise ProtocolError(400, "Chunk data must be followed by CRLF.")
+        del self._buffer[:2]
+        self._phase = _Phase.CHUNK_SIZE
+        return True
+
+    def _trailers(self) -> NeedData | Message:
+        """Read and drop the trailer section (§7.1.2): nothing here may change the request."""
+        limits = self.limits
+        while True:
+            room = limits.max_header_block - self._trailer_bytes
+            line = self._take_line(room, "trailer section", status=431)
+            if line is None:
+                return NEED_DATA
+            if not line:
+                return self._finish(bytes(self._body))
+            self._trailer_bytes += len(line) + 2
+            if not _FIELD_LINE.fullmatch(line):
+                raise ProtocolError(400, "Malformed trailer field: " + _field_line_problem(line))
+
+    def _take_line(self, limit: int, what: str, status: int = 400) -> bytes | None:
+        buffer = self._buffer
+        end = buffer.find(_CRLF, 0, limit + 2)
+        if end < 0:
+            if len(buffer) > limit + 1:
+                raise ProtocolError(status, f"The {what} exceeds {limit} bytes.")
+            if b"\n" in buffer:
+                raise ProtocolError(400, "Lines must end with CRLF; a bare LF was received.")
+            return None
+        line = bytes(buffer[:end])
+        del buffer[: end + 2]
+        if b"\r" in line or b"\n" in line:
+            raise ProtocolError(400, "Lines must end with CRLF; a bare CR or LF was received.")
+        return line
+
+    def _finish(self, body: bytes) -> Message:
+        head = self._head
+        assert head is not None  # noqa: S101 - only reachable after a head was parsed
+        self._phase = _Phase.HEAD
+        self._head = None
+        self._body = bytearray()
+        return Message(head, body)
+
+
+def body_too_large_protocol(limit: int) -> ProtocolError:
+    """The core's 413 (same detail on both engines), raised as a protocol error."""
+    shared = body_too_large(limit)
+    return ProtocolError(shared.status, shared.detail, message=shared.message)
+
+
+def _origin_of_absolute_form(target: str) -> str:
+    """``http://host/path?q`` -> ``/path?q`` (§3.2.2); anything else that is not origin-form is refused."""
+    scheme, sep, rest = target.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        raise ProtocolError(400, "The request target must be origin-form (/path), absolute-form or '*'.")
+    slash = rest.find("/")
+    question = rest.find("?")
+    if slash < 0 or 0 <= question < slash:
+        return "/" + (rest[question:] if question >= 0 else "")
+    return rest[slash:]
+
+
+def _request_line_problem(line: bytes) -> str:
+    """Why a request line failed to match: the detail a client needs to fix it."""
+    if b"\r" in line or b"\n" in line:
+        return "Lines must end with CRLF; a bare CR or LF was received."
+    parts = line.split(b" ")
+    if len(parts) != 3 or not all(parts):
+        return "The request line must be METHOD SP target SP HTTP-version, separated by single spaces."
+    method, _, version = parts
+    if not _TOKEN_ONLY.fullmatch(method):
+        return "The method is not a token."
+    if not _ANY_VERSION.fullmatch(version):
+        return "The HTTP version must look like HTTP/1.1."
+    return "The request target contains characters that are not allowed (controls, space or non-ASCII)."
+
+
+def _field_line_problem(line: bytes) -> str:
+    if line[:1] in (b" ", b"\t"):
+        return "Obsolete line folding (a field line starting with whitespace) is not accepted."
+    name, colon, value = line.partition(b":")
+    if not colon:
+        return "A header field line has no colon."
+    if name != name.rstrip(b" \t"):
+        return "Whitespace between a header field name and the colon is not allowed."
+    if not _TOKEN_ONLY.fullmatch(name):
+        return "A header field name is not a token."
+    if b"\r" in value or b"\n" in value:
+        return "Lines must end with CRLF; a bare CR or LF was received."
+    if _FORBIDDEN_IN_VALUE.search(value):
+        return "A header field value contains a control character (NUL, CR, LF, ...)."
+    return "A header field line is malformed."

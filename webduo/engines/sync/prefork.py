@@ -1,0 +1,138 @@
+"""The pre-fork master: N worker processes on one inherited listening socket.
+
+The master serves nothing itself. It forks the workers, respawns any that dies, and forwards
+SIGTERM (graceful) and SIGINT (quick) to them; when all have finished it returns. A worker
+that outlives the grace period by a margin is killed: a stop must always end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import Final
+
+
+logger = logging.getLogger("webduo.sync.master")
+
+# A worker that dies sooner than this after its start is crashing on start-up: wait this long
+# before the next attempt instead of fork-looping.
+RESPAWN_BACKOFF: Final = 1.0
+# Grace on top of graceful_timeout before SIGKILL: workers enforce the timeout themselves.
+KILL_MARGIN: Final = 5.0
+_STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+
+
+class Master:
+    """Keeps ``workers`` copies of ``target`` running in child processes until told to stop."""
+
+    def __init__(self, workers: int, graceful_timeout: float, target: Callable[[], None]) -> None:
+        self.size = workers
+        self.graceful_timeout = graceful_timeout
+        self.target = target
+        self.children: dict[int, float] = {}  # pid -> start time
+        self._received: list[int] = []
+        self._forwarded: set[int] = set()
+        self._kill_at: float | None = None
+        self._respawn_at = 0.0
+
+    def run(self) -> None:
+        """Block until a stop signal and every worker's exit."""
+        wake_r, wake_w = os.pipe()
+        for fd in (wake_r, wake_w):
+            os.set_blocking(fd, False)
+        previous_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (*_STOP_SIGNALS, signal.SIGCHLD)}
+        try:
+            while True:
+                self._reap()
+                if self._received:
+                    self._forward()
+                    if not self.children:
+                        return
+                    if self._kill_at is not None and time.monotonic() >= self._kill_at:
+                        self._kill_all()
+                else:
+                    self._fill(wake_r, wake_w)
+                select.select([wake_r], [], [], 0.5)
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_r, 4096)
+        finally:
+            signal.set_wakeup_fd(previous_wakeup)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            os.close(wake_r)
+            os.close(wake_w)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum in _STOP_SIGNALS:
+            self._received.append(signum)
+
+    def _fill(self, wake_r: int, wake_w: int) -> None:
+        now = time.monotonic()
+        while len(self.children) < self.size and now >= self._respawn_at:
+            pid = os.fork()
+            if pid == 0:
+                self._become_worker(wake_r, wake_w)
+            self.children[pid] = now
+
+    def _become_worker(self, wake_r: int, wake_w: int) -> None:
+        """In the child: drop the master's signal plumbing, serve, and never return into its code."""
+        code = 0
+        try:
+            signal.set_wakeup_fd(-1)
+            os.close(wake_r)
+            os.close(wake_w)
+            for sig in (*_STOP_SIGNALS, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            self.target()
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            started = self.children.pop(pid, None)
+            if started is None:
+                continue
+            if not self._received:
+                code = os.waitstatus_to_exitcode(status)
+                logger.warning("worker %d exited (%d); starting a new one", pid, code)
+                if time.monotonic() - started < RESPAWN_BACKOFF:
+                    self._respawn_at = time.monotonic() + RESPAWN_BACKOFF
+
+    def _forward(self) -> None:
+        for signum in self._received:
+            if signum in self._forwarded:
+                continue
+            self._forwarded.add(signum)
+            if self._kill_at is None:
+                self._kill_at = time.monotonic() + self.graceful_timeout + KILL_MARGIN
+            for pid in self.children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
+
+    def _kill_all(self) -> None:
+        self._kill_at = float("inf")
+        for pid in list(self.children):
+            logger.error("worker %d outlived the grace period; killing it", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
