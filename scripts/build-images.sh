@@ -15,8 +15,9 @@
 #   3. for each image: start its own ENTRYPOINT in a working container on the host network
 #      (on a free port, set through WEBDUO_<MODE>_PORT), check /healthz and /hello from the host
 #      over 127.0.0.1, run the image's HEALTHCHECK command inside it, check the server runs as
-#      the image's numeric USER and as PID 1 of its own PID namespace (as under Docker), then
-#      send SIGTERM to it and require exit status 0.
+#      the image's numeric USER and as PID 1 of its own PID namespace (as under Docker), that
+#      /cpu_task works (process pool inside the image), then send SIGTERM while a slow request
+#      is in flight and require that request answered and the server's exit status 0.
 #
 # Environment knobs (all optional):
 #   PYTHON_IMAGE   registry base to try first     [docker.io/library/python:3.12-slim-bookworm]
@@ -42,6 +43,7 @@ export BUILDAH_ISOLATION=chroot
 PULL_TIMEOUT=60
 BOOT_TIMEOUT=30
 STOP_TIMEOUT=20
+DRAIN_MS=1500
 
 log() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -225,13 +227,17 @@ check_image() {
     done
     BOOT_SECONDS[$mode]=$(elapsed "$start")
 
-    local healthz hello
+    local healthz hello cpu
     healthz=$(http_get "http://127.0.0.1:$port/healthz")
     hello=$(http_get "http://127.0.0.1:$port/hello")
     echo "GET /healthz -> $healthz"
     echo "GET /hello   -> $hello"
     [[ $healthz == "200 | "*"($mode)"*'"status"'* ]] || die "$mode: unexpected /healthz answer"
     [[ $hello == "200 | "*"($mode) | Hello, World!" ]] || die "$mode: unexpected /hello answer"
+    # The CPU pool (process pool / per-worker processes) must work inside the image too.
+    cpu=$(http_get "http://127.0.0.1:$port/cpu_task?n=100000")
+    echo "GET /cpu_task?n=100000 -> $cpu"
+    [[ $cpu == "200 | "*'"primes_below_n":9592'* ]] || die "$mode: unexpected /cpu_task answer"
 
     buildah run --isolation chroot --network host "$ctr" -- "${healthcheck[@]:1}" \
         || die "$mode: the image's HEALTHCHECK command failed"
@@ -242,16 +248,27 @@ check_image() {
     [[ $(awk '/^NSpid:/ {print $NF}' "/proc/$pid/status") == 1 ]] || die "$mode: server is not PID 1"
     echo "server process $pid is PID 1 in its namespace, uid:gid $(stat -c %u:%g "/proc/$pid")"
 
+    # docker stop: SIGTERM while a request is in flight; it must be answered, then exit 0.
+    http_get "http://127.0.0.1:$port/io_task?delay_ms=$DRAIN_MS" >"$WORK/$mode.inflight" 2>&1 &
+    local inflight=$!
+    sleep 0.5
     start=$(now)
     kill -TERM "$pid"
-    rc=0
-    timeout "$STOP_TIMEOUT" tail --pid="$runner" -f /dev/null || die "$mode: still running ${STOP_TIMEOUT} s after SIGTERM"
-    wait "$runner" || rc=$?
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while [[ -e /proc/$pid ]]; do
+        ((SECONDS < deadline)) || die "$mode: still running ${STOP_TIMEOUT} s after SIGTERM"
+        sleep 0.05
+    done
     STOP_SECONDS[$mode]=$(elapsed "$start")
+    rc=0
+    wait "$runner" || rc=$?
+    wait "$inflight" || true
     echo "--- server log (last lines) ---"
     tail -n 5 "$WORK/$mode.log"
+    echo "in-flight GET /io_task?delay_ms=$DRAIN_MS -> $(cat "$WORK/$mode.inflight")"
+    [[ $(cat "$WORK/$mode.inflight") == "200 | "* ]] || die "$mode: the in-flight request was not drained"
     ((rc == 0)) || die "$mode: exit status $rc after SIGTERM (expected a graceful 0)"
-    echo "SIGTERM -> exit status 0 after ${STOP_SECONDS[$mode]} s"
+    echo "SIGTERM -> in-flight request answered, exit status 0 after ${STOP_SECONDS[$mode]} s"
 }
 
 TOTAL_START=$(now)
@@ -259,7 +276,7 @@ choose_base
 for mode in "${MODES[@]}"; do build_image "$mode"; done
 for mode in "${MODES[@]}"; do check_image "$mode"; done
 
-log "summary (base: $BASE, storage: $STORAGE_DRIVER, total $(elapsed "$TOTAL_START") s)"
+log "summary (base: $BASE, storage: $STORAGE_DRIVER, total $(elapsed "$TOTAL_START") s; stop_s: SIGTERM to exit, a ${DRAIN_MS} ms request in flight)"
 printf '%-6s %-28s %10s %10s %10s %10s\n' mode image size build_s boot_s stop_s
 for mode in "${MODES[@]}"; do
     printf '%-6s %-28s %10s %10s %10s %10s\n' "$mode" "localhost/webduo-$mode:$IMAGE_TAG" \
