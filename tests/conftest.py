@@ -9,12 +9,32 @@ import httpx
 import pytest
 
 from tests.servers import ENGINES, RunningServer, run_server
+from tests.weather.support import SLOW_SECONDS, fast_env
+from webduo.core.weather.fake import FakeOpenMeteo
 
 
 @pytest.fixture(scope="session")
-def server_env() -> dict[str, str]:
-    """Environment for the session's servers; small limits keep the limit tests cheap."""
-    return {"WEBDUO_LOG_LEVEL": "INFO", "WEBDUO_MAX_BODY_SIZE": str(64 * 1024)}
+def fake_openmeteo() -> Iterator[FakeOpenMeteo]:
+    """The local Open-Meteo stand-in, on a thread of this process, for the whole session."""
+    with FakeOpenMeteo() as fake:
+        yield fake
+
+
+@pytest.fixture
+def openmeteo(fake_openmeteo: FakeOpenMeteo) -> FakeOpenMeteo:
+    """The stand-in, answering normally with its request counts at zero."""
+    fake_openmeteo.state.reset()
+    fake_openmeteo.state.script(slow_seconds=SLOW_SECONDS)
+    return fake_openmeteo
+
+
+@pytest.fixture(scope="session")
+def server_env(fake_openmeteo: FakeOpenMeteo) -> dict[str, str]:
+    """Environment for the session's servers; small limits keep the limit tests cheap.
+
+    Both engines call the stand-in with short timeouts and backoff, so failure tests stay fast.
+    """
+    return {"WEBDUO_LOG_LEVEL": "INFO", "WEBDUO_MAX_BODY_SIZE": str(64 * 1024), **fast_env(fake_openmeteo)}
 
 
 @pytest.fixture(scope="session")

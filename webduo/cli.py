@@ -116,6 +116,43 @@ def serve(
         serve_async(settings)
 
 
+class UnitSystem(str, enum.Enum):
+    metric = "metric"
+    imperial = "imperial"
+
+
+@app.command()
+def weather(
+    lat: Annotated[float | None, typer.Option(help="Latitude in degrees, -90..90 (north positive).")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude in degrees, -180..180 (east positive).")] = None,
+    city: Annotated[str | None, typer.Option(help="A place name, looked up with Open-Meteo geocoding.")] = None,
+    country: Annotated[str | None, typer.Option(help="ISO country code narrowing --city, e.g. DE.")] = None,
+    units: Annotated[UnitSystem, typer.Option(help="Unit system.")] = UnitSystem.metric,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")] = False,
+    weather_url: Annotated[
+        str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
+    ] = None,
+    geocoding_url: Annotated[
+        str | None, typer.Option(help="Open-Meteo geocoding endpoint. [env WEBDUO_GEOCODING_URL]")
+    ] = None,
+) -> None:
+    """Show the current weather at coordinates or a named place (data by Open-Meteo.com)."""
+    from rich.console import Console
+
+    from webduo.core.weather.command import CommandError, fetch_report, report_table
+
+    settings = load_settings(weather_url=weather_url, geocoding_url=geocoding_url)
+    try:
+        report = fetch_report(settings, lat=lat, lon=lon, city=city, country=country, units=units.value)
+    except CommandError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        Console().print(report_table(report))
+
+
 def _serve_both(options: list[str]) -> int:
     """Run each engine as a child process; Ctrl-C or SIGTERM stops both, gracefully."""
     command = [sys.executable, "-m", "webduo", "serve", *options, "--mode"]

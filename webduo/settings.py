@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     weather_retries: int = Field(3, ge=0, le=10)
     weather_backoff: PositiveFloat = 0.25
     weather_cache_ttl: float = Field(600.0, ge=0)
+    # Cache key precision: 2 decimals is ~1 km, finer than Open-Meteo's 2-11 km grid.
+    weather_coordinate_decimals: int = Field(2, ge=0, le=6)
 
     def header_value_for(self, engine: str) -> str:
         from webduo import __version__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webduo.core import endpoints, tasks
 from webduo.core.routing import Route, RouteTable
+from webduo.core.weather.endpoint import weather
 
 
 def build_routes() -> RouteTable:
@@ -15,5 +16,6 @@ def build_routes() -> RouteTable:
             Route("GET", "/io_task", tasks.io_task, "io_task"),
             Route("GET", "/cpu_task", tasks.cpu_task, "cpu_task"),
             Route("GET", "/error_task", tasks.error_task, "error_task"),
+            Route("GET", "/weather", weather, "weather"),
         ]
     )

@@ -15,13 +15,15 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 
 from webduo.core.effects import Runtime
+from webduo.core.weather.client import AsyncWeatherClient, WeatherClient
 from webduo.settings import Settings
 
 
 @contextmanager
 def sync_services(settings: Settings) -> Iterator[Runtime]:
     runtime = Runtime()
-    with ExitStack():
+    with ExitStack() as stack:
+        runtime.provide(WeatherClient, stack.enter_context(WeatherClient(settings)))
         yield runtime
 
 
@@ -33,6 +35,7 @@ async def async_services(settings: Settings) -> AsyncIterator[Runtime]:
         # Queued CPU tasks are dropped at exit: their clients are gone once the server stops.
         stack.callback(pool.shutdown, wait=True, cancel_futures=True)
         runtime.provide(Executor, pool)
+        runtime.provide(AsyncWeatherClient, await stack.enter_async_context(AsyncWeatherClient(settings)))
         yield runtime
 
 

@@ -1,0 +1,227 @@
+"""The Open-Meteo client: requests built once, answers parsed once, sent by blocking or awaiting.
+
+:class:`WeatherClient` (``httpx.Client``) serves the sync engine and the CLI,
+:class:`AsyncWeatherClient` (``httpx.AsyncClient``) the aiohttp engine. Everything but the
+sending lives in :class:`_WeatherClientBase` and :mod:`~webduo.core.weather.retry`.
+
+Each process keeps one client with a single upstream connection: Open-Meteo's free tier
+serves one request at a time per IP and queues or refuses the rest, so calls are never fanned
+out in parallel; waiting for that connection counts against the total timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypeVar
+
+import httpx
+
+from webduo import __version__
+from webduo.core.weather.cache import TTLCache
+from webduo.core.weather.models import UNIT_PARAMETERS, Forecast, GeocodingAnswer, Place, WeatherQuery
+from webduo.core.weather.retry import Done, Outcome, Pause, Plan, RetryPolicy, Step
+from webduo.settings import Settings
+
+
+logger = logging.getLogger("webduo.weather")
+
+T = TypeVar("T")
+CacheStatus = Literal["HIT", "MISS"]
+
+# Everything the report shows, asked in one call.
+CURRENT_VARIABLES: Final = (
+    "temperature_2m",
+    "relative_humidity_2m",
+    "apparent_temperature",
+    "is_day",
+    "precipitation",
+    "weather_code",
+    "cloud_cover",
+    "pressure_msl",
+    "wind_speed_10m",
+    "wind_direction_10m",
+    "wind_gusts_10m",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A forecast and whether it came from the cache (the ``X-Cache`` header)."""
+
+    forecast: Forecast
+    cache: CacheStatus
+
+
+class _WeatherClientBase:
+    """Request building, answer parsing and caching: the part both clients share."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.policy = RetryPolicy.from_settings(settings)
+        self.cache: TTLCache[WeatherQuery, Forecast] = TTLCache(settings.weather_cache_ttl, clock=clock)
+        self._clock = clock
+        self._rng = random.Random()  # noqa: S311 - backoff jitter, not cryptography
+
+    @staticmethod
+    def http_options(settings: Settings) -> dict[str, Any]:
+        """Options for the ``httpx`` client: one connection, explicit timeouts, no redirects."""
+        return {
+            "timeout": RetryPolicy.from_settings(settings).timeout_within(settings.weather_total_timeout),
+            "limits": httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            "headers": {"User-Agent": f"webduo/{__version__}", "Accept": "application/json"},
+            "follow_redirects": False,
+        }
+
+    def cache_key(self, query: WeatherQuery) -> WeatherQuery:
+        return query.rounded(self.settings.weather_coordinate_decimals)
+
+    def cached(self, query: WeatherQuery) -> Lookup | None:
+        forecast = self.cache.get(self.cache_key(query))
+        return None if forecast is None else Lookup(forecast, "HIT")
+
+    def forecast_plan(self, query: WeatherQuery) -> Plan[Forecast]:
+        """The call for ``query``'s current conditions, asked at the rounded (cached) coordinates."""
+        key = self.cache_key(query)
+        decimals = self.settings.weather_coordinate_decimals
+        params = [
+            # Fixed-point: str() would write 1e-05, which is not how Open-Meteo documents numbers.
+            ("latitude", f"{key.lat:.{decimals}f}"),
+            ("longitude", f"{key.lon:.{decimals}f}"),
+            ("current", ",".join(CURRENT_VARIABLES)),
+            ("timezone", "auto"),
+            *UNIT_PARAMETERS[key.units],
+        ]
+        return self._plan(self.settings.weather_url, params, Forecast.model_validate_json)
+
+    def geocoding_plan(self, name: str, count: int, country: str | None) -> Plan[GeocodingAnswer]:
+        params = [("name", name), ("count", str(count)), ("language", "en"), ("format", "json")]
+        if country:
+            params.append(("countryCode", country.upper()))
+        return self._plan(self.settings.geocoding_url, params, GeocodingAnswer.model_validate_json)
+
+    def _plan(self, url: str, params: list[tuple[str, str]], parse: Callable[[bytes], T]) -> Plan[T]:
+        def build(timeout: httpx.Timeout) -> httpx.Request:
+            return self._http.build_request("GET", url, params=tuple(params), timeout=timeout)
+
+        return Plan(build, parse, self.policy, clock=self._clock, rng=self._rng)
+
+    def remember(self, query: WeatherQuery, forecast: Forecast) -> Lookup:
+        self.cache.put(self.cache_key(query), forecast)
+        return Lookup(forecast, "MISS")
+
+    @property
+    def _http(self) -> httpx.Client | httpx.AsyncClient:
+        raise NotImplementedError
+
+
+class WeatherClient(_WeatherClientBase):
+    """The blocking client: the sync engine's (one per worker process) and the CLI's."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(settings, clock=clock)
+        self._client = httpx.Client(**self.http_options(settings))
+
+    @property
+    def _http(self) -> httpx.Client:
+        return self._client
+
+    def current(self, query: WeatherQuery) -> Lookup:
+        """Current conditions for ``query``, from the cache when fresh."""
+        return self.cached(query) or self.remember(query, self._drive(self.forecast_plan(query)))
+
+    def search(self, name: str, count: int = 10, country: str | None = None) -> list[Place]:
+        """Places called ``name`` (optionally in ISO country ``country``), best match first."""
+        return self._drive(self.geocoding_plan(name, count, country)).results
+
+    def _drive(self, plan: Plan[T]) -> T:
+        step = plan.advance(None)
+        while not isinstance(step, Done):
+            step = plan.advance(self._perform(step))
+        return step.value
+
+    def _perform(self, step: Step) -> Outcome:
+        if isinstance(step, Pause):
+            time.sleep(step.seconds)
+            return None
+        try:
+            return self._client.send(step.request)
+        except httpx.TransportError as failure:
+            return failure
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> WeatherClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncWeatherClient(_WeatherClientBase):
+    """The aiohttp engine's client; concurrent misses for one key share a single upstream call."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(settings, clock=clock)
+        self._client = httpx.AsyncClient(**self.http_options(settings))
+        self._flights: dict[WeatherQuery, asyncio.Future[Lookup]] = {}
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._client
+
+    async def current(self, query: WeatherQuery) -> Lookup:
+        """Current conditions for ``query``: from the cache, or from the one call in flight for it."""
+        hit = self.cached(query)
+        if hit is not None:
+            return hit
+        key = self.cache_key(query)
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._fetch(query))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda landed: self._landed(key, landed))
+        # shield: one caller giving up (client gone) must not cancel the call the others wait for.
+        return await asyncio.shield(flight)
+
+    async def search(self, name: str, count: int = 10, country: str | None = None) -> list[Place]:
+        """Places called ``name`` (optionally in ISO country ``country``), best match first."""
+        return (await self._drive(self.geocoding_plan(name, count, country))).results
+
+    def _landed(self, key: WeatherQuery, flight: asyncio.Future[Lookup]) -> None:
+        del self._flights[key]
+        # Mark a failure as seen even when every waiter went away, so asyncio does not warn about it.
+        if not flight.cancelled():
+            flight.exception()
+
+    async def _fetch(self, query: WeatherQuery) -> Lookup:
+        return self.remember(query, await self._drive(self.forecast_plan(query)))
+
+    async def _drive(self, plan: Plan[T]) -> T:
+        step = plan.advance(None)
+        while not isinstance(step, Done):
+            step = plan.advance(await self._perform(step))
+        return step.value
+
+    async def _perform(self, step: Step) -> Outcome:
+        if isinstance(step, Pause):
+            await asyncio.sleep(step.seconds)
+            return None
+        try:
+            return await self._client.send(step.request)
+        except httpx.TransportError as failure:
+            return failure
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncWeatherClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

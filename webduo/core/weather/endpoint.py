@@ -1,0 +1,47 @@
+"""``GET /weather``: written once, waiting through :class:`FetchWeather` on either engine."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from webduo.core.effects import Effect, EndpointResult, Runtime, perform
+from webduo.core.http import HTTPError, Request, Response
+from webduo.core.weather.client import AsyncWeatherClient, Lookup, WeatherClient
+from webduo.core.weather.errors import WeatherError
+from webduo.core.weather.models import WeatherQuery, WeatherReport, field_errors
+
+
+logger = logging.getLogger("webduo.weather")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchWeather(Effect[Lookup]):
+    """Current conditions for ``query`` from the process's weather client (blocking or async)."""
+
+    query: WeatherQuery
+
+    def run_sync(self, runtime: Runtime) -> Lookup:
+        return runtime.get(WeatherClient).current(self.query)
+
+    async def run_async(self, runtime: Runtime) -> Lookup:
+        return await runtime.get(AsyncWeatherClient).current(self.query)
+
+
+def weather(request: Request) -> EndpointResult:
+    """``?lat=..&lon=..[&units=metric|imperial]`` -> a :class:`WeatherReport`, ``X-Cache: HIT|MISS``."""
+    try:
+        query = WeatherQuery.from_query(request.query)
+    except ValidationError as exc:
+        raise HTTPError(422, field_errors(exc), message="Invalid weather query") from None
+    logger.info("weather query %s: %s", request.request_id, query)
+    try:
+        lookup = yield from perform(FetchWeather(query))
+    except WeatherError as exc:
+        logger.warning("weather upstream failed %s: %s (%s)", request.request_id, exc.reason, exc.detail)
+        raise HTTPError(exc.status, exc.detail, message="Weather service unavailable") from None
+    report = WeatherReport.build(query, lookup.forecast)
+    logger.info("weather report %s (%s): %s", request.request_id, lookup.cache, report)
+    return Response.json(report.model_dump(mode="json"), headers=[("X-Cache", lookup.cache)])
