@@ -187,7 +187,7 @@ http_get() {
     python3 - "$1" <<'PY'
 import sys, urllib.request
 with urllib.request.urlopen(sys.argv[1], timeout=5) as reply:
-    print(reply.status, reply.headers.get("X-Powered-By", ""), reply.read().decode()[:80], sep=" | ")
+    print(reply.status, reply.headers.get("X-Powered-By", ""), reply.read().decode()[:400], sep=" | ")
 PY
 }
 
@@ -197,7 +197,11 @@ check_image() {
     ctr=$(buildah from --name "webduo-check-$mode-$$" "localhost/webduo-$mode:$IMAGE_TAG")
     CONTAINERS+=("$ctr")
     port=$(free_port)
-    buildah config --env "WEBDUO_${upper}_PORT=$port" "$ctr"
+    # /weather goes to the Open-Meteo stand-in shipped in the package, run from the image itself.
+    local stub_port
+    stub_port=$(free_port)
+    buildah config --env "WEBDUO_${upper}_PORT=$port" \
+        --env "WEBDUO_WEATHER_URL=http://127.0.0.1:$stub_port/v1/forecast" "$ctr"
     config=$(image_config "$ctr")
     local -a entrypoint healthcheck
     mapfile -t entrypoint < <(config_field Entrypoint <<<"$config")
@@ -212,6 +216,11 @@ check_image() {
     # any signal it has no handler for, so only a real SIGTERM handler lets it stop. buildah's
     # chroot isolation shares the host's PID namespace, hence unshare; setpriv then drops to the
     # image's USER exactly as the runtime would.
+    buildah run --isolation chroot --network host "$ctr" -- \
+        python3 -m webduo.core.weather.fake --port "$stub_port" >"$WORK/$mode.stub.log" 2>&1 &
+    local stub=$!
+    SERVERS+=("$stub")
+
     local -a as_pid1=(unshare --pid --fork --kill-child
         setpriv --reuid "${user%%:*}" --regid "${user#*:}" --clear-groups)
     start=$(now)
@@ -227,13 +236,16 @@ check_image() {
     done
     BOOT_SECONDS[$mode]=$(elapsed "$start")
 
-    local healthz hello cpu
+    local healthz hello cpu weather
     healthz=$(http_get "http://127.0.0.1:$port/healthz")
     hello=$(http_get "http://127.0.0.1:$port/hello")
     echo "GET /healthz -> $healthz"
     echo "GET /hello   -> $hello"
     [[ $healthz == "200 | "*"($mode)"*'"status"'* ]] || die "$mode: unexpected /healthz answer"
     [[ $hello == "200 | "*"($mode) | Hello, World!" ]] || die "$mode: unexpected /hello answer"
+    weather=$(http_get "http://127.0.0.1:$port/weather?lat=52.52&lon=13.41")
+    echo "GET /weather -> ${weather:0:140}..."
+    [[ $weather == "200 | "*'"temperature'* ]] || { cat "$WORK/$mode.stub.log"; die "$mode: unexpected /weather answer"; }
     # The CPU pool (process pool / per-worker processes) must work inside the image too.
     cpu=$(http_get "http://127.0.0.1:$port/cpu_task?n=100000")
     echo "GET /cpu_task?n=100000 -> $cpu"
@@ -269,6 +281,8 @@ check_image() {
     [[ $(cat "$WORK/$mode.inflight") == "200 | "* ]] || die "$mode: the in-flight request was not drained"
     ((rc == 0)) || die "$mode: exit status $rc after SIGTERM (expected a graceful 0)"
     echo "SIGTERM -> in-flight request answered, exit status 0 after ${STOP_SECONDS[$mode]} s"
+    kill_tree "$stub"
+    wait "$stub" 2>/dev/null || true
 }
 
 TOTAL_START=$(now)
