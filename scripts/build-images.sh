@@ -97,7 +97,8 @@ bootstrap_local_base() {
     ctr=$(buildah from scratch)
     CONTAINERS+=("$ctr")
     buildah add "$ctr" "$WORK/base.tar" / >/dev/null
-    # pip (certifi) and uv (webpki roots) ignore the system store unless told to use it.
+    # pip may use its vendored certifi and uv uses its bundled webpki roots: point both at the
+    # system store, which now holds the proxy's CA.
     buildah config \
         --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         --env LANG=C.UTF-8 \
