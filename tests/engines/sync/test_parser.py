@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from typing import Final
+
 import pytest
 
 from webduo.core.errors import body_too_large
@@ -291,6 +294,19 @@ def test_chunk_line_and_trailers_are_bounded() -> None:
     assert refused(post(b"Transfer-Encoding: chunked\r\n", b"0\r\n" + trailers + b"\r\n")).status == 431
 
 
+def test_chunk_framing_counts_against_the_limit() -> None:
+    tiny_chunks = b"1\r\nx\r\n" * 30  # 30 data bytes, 150 framing bytes over a 100-byte limit
+    error = refused(post(b"Transfer-Encoding: chunked\r\n", tiny_chunks + b"0\r\n\r\n"))
+    assert error.status == 413
+    assert "framing" in str(error.detail)
+    assert parse_one(post(b"Transfer-Encoding: chunked\r\n", b"1\r\nx\r\n" * 10 + b"0\r\n\r\n")).body == b"x" * 10
+
+
+@pytest.mark.parametrize("value", [b"", b",", b"chunked,"])
+def test_empty_transfer_codings_are_400(value: bytes) -> None:
+    assert refused(post(b"Transfer-Encoding: " + value + b"\r\n", b"0\r\n\r\n")).status == 400
+
+
 def test_content_length_with_transfer_encoding_is_400() -> None:
     error = refused(post(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"))
     assert error.status == 400
@@ -410,6 +426,17 @@ def test_a_failed_parser_stays_failed_and_keeps_what_it_understood() -> None:
     assert partial.headers.get("x-request-id") == "abc"
 
 
+def test_a_failed_request_never_reports_the_previous_one() -> None:
+    parser = RequestParser(LIMITS)
+    parser.feed(b"GET /first HTTP/1.1\r\nHost: h\r\nX-Request-ID: first\r\n\r\n\x00garbage\r\n\r\n")
+    assert isinstance(parser.next_event(), Message)
+    with pytest.raises(ProtocolError):
+        parser.next_event()
+    partial = parser.partial_request("c")
+    assert (partial.method, partial.path) == ("-", "-")
+    assert partial.headers.get("x-request-id") is None
+
+
 def test_partial_request_of_an_unreadable_request_line() -> None:
     parser = RequestParser(LIMITS)
     parser.feed(b"\x16\x03\x01 junk\r\n\r\n")
@@ -417,3 +444,47 @@ def test_partial_request_of_an_unreadable_request_line() -> None:
         parser.next_event()
     partial = parser.partial_request("c")
     assert (partial.method, partial.path) == ("-", "-")
+
+
+# -- mutation: any bytes, any split, one outcome ---------------------------------------------------
+
+SEEDS: Final = [
+    post(b"Content-Length: 5\r\nX-A: b\r\n", b"hello"),
+    post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", b"3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n"),
+    b"GET /a%20b?c=d HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+]
+
+
+def outcome(chunks: list[bytes]) -> tuple[list[tuple[str, bytes, bool]], int | None]:
+    """The messages (path, body, keep-alive) and the error status, feeding ``chunks`` one by one."""
+    parser = RequestParser(LIMITS)
+    messages: list[tuple[str, bytes, bool]] = []
+    try:
+        for chunk in chunks:
+            parser.feed(chunk)
+            while (event := parser.next_event()) is not NEED_DATA:
+                if isinstance(event, Message):
+                    messages.append((event.head.path, event.body, event.keep_alive))
+    except ProtocolError as error:
+        return messages, error.status
+    return messages, None
+
+
+def test_mutated_requests_fail_only_with_protocol_errors_and_split_points_do_not_matter() -> None:
+    rng = random.Random(9112)  # noqa: S311 - reproducible mutations, not secrets
+    for _ in range(3000):
+        data = bytearray(rng.choice(SEEDS))
+        for _ in range(rng.randint(1, 3)):
+            where = rng.randrange(len(data))
+            action = rng.random()
+            if action < 0.4:
+                data[where] = rng.choice(b"\r\n :\t\x00;,0aZ%/\x7f\xff")
+            elif action < 0.7:
+                data.insert(where, rng.choice(b"\r\n :\t0"))
+            else:
+                del data[where]
+        whole = outcome([bytes(data)])
+        cuts = sorted(rng.sample(range(1, len(data)), k=min(5, len(data) - 1)))
+        pieces = [bytes(data[start:end]) for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        assert outcome(pieces) == whole, bytes(data)
+        assert outcome([bytes([byte]) for byte in data]) == whole, bytes(data)

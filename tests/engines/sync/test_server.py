@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +30,8 @@ TIMEOUTS: Final = {
     "WEBDUO_LOG_LEVEL": "INFO",
 }
 HELLO: Final = b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+# Worker processes are found through /proc/<pid>/task/<pid>/children (Linux).
+NEEDS_PROC: Final = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,18 @@ def test_body_over_the_limit_is_413_before_the_client_sends_it(port: int) -> Non
         assert reply.headers["connection"] == "close"
 
 
+def test_413_reaches_a_client_that_sends_the_whole_body_anyway(port: int) -> None:
+    """The server answers early and then drains (lingering close), so the answer is not lost to a reset."""
+    with Client(port) as client:
+        client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 200000\r\n\r\n")
+        for _ in range(20):  # a client that writes its whole body before it reads anything
+            client.send(b"x" * 10_000)
+            time.sleep(0.005)
+        reply = client.reply()
+        assert reply.status == 413
+        assert client.closed_by_server()
+
+
 def test_chunked_body_over_the_limit_is_413_while_reading(port: int) -> None:
     with Client(port) as client:
         client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -321,6 +338,33 @@ def test_client_that_never_reads_its_responses_does_not_block_others(port: int) 
         assert time.monotonic() - started < 2
 
 
+def test_a_client_that_stops_reading_is_dropped_at_the_send_deadline(tmp_path: Path) -> None:
+    size = 1 << 20
+    env = {**TIMEOUTS, "WEBDUO_MAX_BODY_SIZE": str(size), "WEBDUO_SEND_TIMEOUT": "1"}
+    request = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % size
+    with run_server("sync", tmp_path, env) as running, socket.socket() as reader:
+        assert hello_works(running.port)
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect((HOST, running.port))
+
+        def push() -> None:
+            with contextlib.suppress(OSError):  # the server gives up on us: that is the point
+                for _ in range(8):
+                    reader.sendall(request + b"x" * size)
+
+        pusher = threading.Thread(target=push)
+        pusher.start()
+        time.sleep(2)  # the 1 s send deadline, with room; meanwhile others are served
+        assert hello_works(running.port)
+        reader.settimeout(5)
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := reader.recv(1 << 20):
+                received += len(chunk)
+        pusher.join(5)
+        assert received < 8 * size  # cut off, not all eight answers
+
+
 # -- concurrency and signals (each with its own server) ----------------------------------------------
 
 
@@ -347,13 +391,51 @@ def test_one_thread_handles_strictly_one_request_at_a_time(port: int) -> None:
     assert elapsed >= 0.9
 
 
-def test_threads_handle_requests_side_by_side(tmp_path: Path) -> None:
+def test_threads_handle_requests_side_by_side_and_pipelines_in_order(tmp_path: Path) -> None:
     with run_server("sync", tmp_path, TIMEOUTS, args=("--threads", "4")) as running:
+        assert hello_works(running.port)  # the port opens before the worker is ready; time from here
         replies, elapsed = concurrently(running.port, 4, 600)
         assert [reply.status for reply in replies] == [200] * 4
         assert elapsed < 2.0  # 4 x 0.6 s one after another would be 2.4 s
+        with Client(running.port) as client:
+            # The slow one first: a pool must not let the quick ones overtake it on the wire.
+            client.send(
+                b"GET /io_task?delay_ms=300 HTTP/1.1\r\nHost: t\r\n\r\n"
+                + HELLO
+                + b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+            )
+            assert [client.reply().status for _ in range(3)] == [200, 200, 404]
 
 
+def test_a_full_worker_stops_accepting_until_a_connection_closes(tmp_path: Path) -> None:
+    env = {**TIMEOUTS, "WEBDUO_MAX_CONNECTIONS": "3", "WEBDUO_HEAD_TIMEOUT": "5"}
+    with run_server("sync", tmp_path, env) as running:
+        assert hello_works(running.port)
+        # TCP_DEFER_ACCEPT: connections that never send a byte are never accepted, so they
+        # cannot fill the worker (else this client would wait out the 5 s head deadline).
+        silent = [socket.create_connection((HOST, running.port)) for _ in range(6)]
+        with Client(running.port, timeout=2) as client:
+            client.send(HELLO)
+            assert client.reply().status == 200
+        for sock in silent:
+            sock.close()
+
+        held = [Client(running.port) for _ in range(3)]
+        for client in held:
+            client.send(HELLO)
+            client.reply()
+        with Client(running.port, timeout=0.5) as waiting:
+            waiting.send(HELLO)
+            with pytest.raises(TimeoutError):
+                waiting.reply()  # queued in the kernel's backlog, not refused
+            held.pop().sock.close()
+            waiting.sock.settimeout(5)
+            assert waiting.reply().status == 200
+        for client in held:
+            client.sock.close()
+
+
+@NEEDS_PROC
 def test_workers_are_respawned_and_keep_serving(tmp_path: Path) -> None:
     with run_server("sync", tmp_path, TIMEOUTS, args=("--workers", "2")) as running:
         workers = wait_for_children(running.process.pid, 2)
@@ -371,12 +453,31 @@ def test_workers_are_respawned_and_keep_serving(tmp_path: Path) -> None:
         assert [reply.status for reply in replies] == [200, 200]
 
 
+@NEEDS_PROC
+def test_workers_stop_when_their_master_is_killed(tmp_path: Path) -> None:
+    with run_server("sync", tmp_path, TIMEOUTS, args=("--workers", "2")) as running:
+        workers = wait_for_children(running.process.pid, 2)
+        running.process.kill()
+        running.process.wait(5)
+        deadline = time.monotonic() + 5
+        while any(Path(f"/proc/{pid}").exists() and b"webduo" in _cmdline(pid) for pid in workers):
+            assert time.monotonic() < deadline, "orphaned workers kept running"
+            time.sleep(0.05)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_stop_signal_lets_the_request_in_flight_finish(tmp_path: Path, workers: str, signum: signal.Signals) -> None:
     with run_server("sync", tmp_path, TIMEOUTS, args=("--workers", workers)) as running:
-        if workers == "2":
+        if workers == "2" and Path("/proc/self/task").exists():
             wait_for_children(running.process.pid, 2)
         with Client(running.port) as idle:  # an idle keep-alive connection is closed, not waited for
             idle.send(HELLO)
@@ -392,6 +493,21 @@ def test_stop_signal_lets_the_request_in_flight_finish(tmp_path: Path, workers: 
         assert replies[0].headers["connection"] == "close"
         assert running.process.wait(10) == 0
         assert stop(running.process) == 0
+
+
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_a_request_outliving_the_grace_period_is_dropped_and_the_exit_is_still_0(tmp_path: Path, threads: str) -> None:
+    env = {**TIMEOUTS, "WEBDUO_GRACEFUL_TIMEOUT": "0.5"}
+    with run_server("sync", tmp_path, env, args=("--threads", threads)) as running, Client(running.port, 10) as client:
+        assert hello_works(running.port)  # serving, so the next request is surely in flight
+        client.send(b"GET /io_task?delay_ms=8000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        started = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(5) == 0, running.log_text()
+        assert time.monotonic() - started < 3
+        assert client.closed_by_server()
+        assert "grace period over" in running.log_text()
 
 
 def children_of(pid: int) -> list[int]:
@@ -421,3 +537,21 @@ def test_bad_input_never_kills_the_worker(port: int) -> None:
             except ConnectionResetError:
                 pass
         assert hello_works(port)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_signal_as_soon_as_the_port_opens_is_a_clean_stop(tmp_path: Path, workers: str) -> None:
+    with run_server("sync", tmp_path, TIMEOUTS, args=("--workers", workers)) as running:
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(10) == 0, running.log_text()
+        assert "Traceback" not in running.log_text()
+
+
+def test_a_taken_port_is_a_one_line_error_and_exit_1() -> None:
+    with socket.create_server((HOST, 0)) as taken:
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "webduo", "serve", "--mode", "sync", "--host", HOST, "--port", str(port)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 1
+    assert "cannot listen on" in result.stderr
+    assert "Traceback" not in result.stderr

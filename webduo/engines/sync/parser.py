@@ -158,6 +158,7 @@ class RequestParser:
         self._body = bytearray()
         self._remaining = 0  # bytes still due in the fixed body or the current chunk
         self._trailer_bytes = 0
+        self._framing_bytes = 0  # chunk-size lines and CRLFs of the current chunked body
         self._scanned = 0  # head bytes already checked for bare LF / limits while incomplete
         self._request_line: tuple[str, str, str] | None = None  # method, target, version of a failed head
         self._partial_headers: Headers = Headers()
@@ -181,11 +182,6 @@ class RequestParser:
     @property
     def reading_body(self) -> bool:
         return self._phase not in (_Phase.HEAD, _Phase.FAILED)
-
-    @property
-    def current_head(self) -> RequestHead | None:
-        """The head of the request whose body is being read, if any."""
-        return self._head if self.reading_body else None
 
     def next_event(self) -> NeedData | RequestHead | Message:
         if self._error is not None:
@@ -216,15 +212,24 @@ class RequestParser:
 
     def _next_head(self) -> NeedData | RequestHead | Message:
         buffer = self._buffer
+        if not buffer:
+            return NEED_DATA  # the usual state between keep-alive requests: nothing to scan
         # §2.2: ignore empty lines before the request line (some clients send CRLF after a body).
         while buffer.startswith(_CRLF):
             del buffer[:2]
             self._scanned = 0
-        end = buffer.find(_END_OF_HEAD)
+        # Resume the search where the last one stopped (minus a partial terminator).
+        end = buffer.find(_END_OF_HEAD, max(self._scanned - 3, 0))
         if end < 0:
-            self._check_incomplete_head()
+            self._check_head_prefix(len(buffer))
+            self._scanned = len(buffer)
             return NEED_DATA
         head_bytes = bytes(buffer[:end])
+        limits = self.limits
+        if head_bytes.count(b"\n") != head_bytes.count(b"\r\n") or end > min(
+            limits.max_request_line, limits.max_header_block
+        ):
+            self._check_head_prefix(end + 4)  # the rare head that may break a limit or hold a bare LF
         del buffer[: end + 4]
         self._scanned = 0
         head = self._parse_head(head_bytes)
@@ -232,41 +237,57 @@ class RequestParser:
         self._body = bytearray()
         if head.chunked:
             self._phase = _Phase.CHUNK_SIZE
+            self._framing_bytes = 0
         elif head.content_length:
             self._phase = _Phase.FIXED_BODY
             self._remaining = head.content_length
         else:
-            return Message(head, b"")
+            return self._finish(b"")
         event = self._next_body_part()
         return head if event is NEED_DATA else event
 
-    def _check_incomplete_head(self) -> None:
-        """Fail early on what can never become a valid head, instead of waiting for the deadline."""
+    def _check_head_prefix(self, length: int) -> None:
+        """Refuse what can never become a valid head as soon as it shows, not at the deadline.
+
+        When several problems are present, the one a byte-at-a-time reader would meet first is
+        reported, so the answer never depends on how the bytes were split into packets.
+        """
         buffer = self._buffer
         limits = self.limits
-        line_end = buffer.find(_CRLF, 0, limits.max_request_line + 2)
+        found: list[tuple[int, ProtocolError]] = []  # (bytes needed to see it, the error)
+        bare_lf = self._first_bare_lf(length)
+        if bare_lf >= 0:
+            found.append((bare_lf + 1, _bare_line_ending()))
+        line_end = buffer.find(_CRLF, 0, min(length, limits.max_request_line + 2))
         if line_end < 0:
-            if len(buffer) > limits.max_request_line + 1:
-                raise ProtocolError(414, f"The request line exceeds {limits.max_request_line} bytes.")
-            if b"\n" in buffer:
-                raise ProtocolError(400, "Lines must end with CRLF; a bare LF was received.")
-            return
-        if len(buffer) - line_end - 2 > limits.max_header_block:
-            raise ProtocolError(431, f"The header block exceeds {limits.max_header_block} bytes.")
-        # A bare LF would hide the end of the head from the CRLFCRLF search: catch it now.
-        start = max(self._scanned - 1, 0)
-        lf = buffer.find(b"\n", start)
+            if length > limits.max_request_line + 1:
+                too_long = ProtocolError(414, f"The request line exceeds {limits.max_request_line} bytes.")
+                found.append((limits.max_request_line + 2, too_long))
+        elif length - line_end - 2 > limits.max_header_block:
+            too_big = ProtocolError(431, f"The header block exceeds {limits.max_header_block} bytes.")
+            found.append((line_end + 3 + limits.max_header_block, too_big))
+        if found:
+            raise min(found, key=lambda item: item[0])[1]
+
+    def _first_bare_lf(self, length: int) -> int:
+        """Where the first LF without its CR is, in ``buffer[:length]``; -1 if none.
+
+        A bare LF would hide the end of the head from the CRLFCRLF search. Bytes scanned by an
+        earlier call are known to be clean, so the scan resumes where it stopped.
+        """
+        buffer = self._buffer
+        lf = buffer.find(b"\n", max(self._scanned - 1, 0), length)
         while lf >= 0:
             if lf == 0 or buffer[lf - 1] != 0x0D:
-                raise ProtocolError(400, "Lines must end with CRLF; a bare LF was received.")
-            lf = buffer.find(b"\n", lf + 1)
-        self._scanned = len(buffer)
+                return lf
+            lf = buffer.find(b"\n", lf + 1, length)
+        return -1
 
     def _parse_head(self, head_bytes: bytes) -> RequestHead:
         lines = head_bytes.split(_CRLF)
         method, target, version = self._parse_request_line(lines[0])
         self._request_line = (method, target, version)
-        headers = self._parse_fields(lines[1:], len(head_bytes) - len(lines[0]))
+        headers = self._parse_fields(lines[1:])
         self._partial_headers = headers
         if version not in SUPPORTED_VERSIONS:
             raise ProtocolError(505, f"HTTP/{version} is not supported; use HTTP/1.1 or HTTP/1.0.")
@@ -283,10 +304,8 @@ class RequestParser:
         method, target, _, major, minor = match.groups()
         return method.decode("ascii"), target.decode("ascii"), f"{major.decode()}.{minor.decode()}"
 
-    def _parse_fields(self, lines: list[bytes], block_size: int) -> Headers:
+    def _parse_fields(self, lines: list[bytes]) -> Headers:
         limits = self.limits
-        if block_size > limits.max_header_block:
-            raise ProtocolError(431, f"The header block exceeds {limits.max_header_block} bytes.")
         if len(lines) > limits.max_header_count:
             raise ProtocolError(431, f"More than {limits.max_header_count} header fields.")
         fields: list[tuple[str, str]] = []
@@ -397,9 +416,11 @@ class RequestParser:
 
     @staticmethod
     def _is_chunked(codings: list[str]) -> bool:
+        if "" in codings:
+            raise ProtocolError(400, "Transfer-Encoding has an empty coding.")
         unknown = [coding for coding in codings if coding != "chunked"]
         if unknown:
-            shown = ", ".join(coding or "(empty)" for coding in unknown)
+            shown = ", ".join(unknown)
             raise ProtocolError(501, f"Transfer coding {shown} is not implemented; only chunked is.")
         if len(codings) > 1:
             raise ProtocolError(400, "chunked must be applied exactly once (RFC 9112 §7.1).")
@@ -439,6 +460,11 @@ class RequestParser:
             raise ProtocolError(400, "Malformed chunk-size line; expected hex digits and optional extensions.")
         digits = match.group(1).lstrip(b"0")
         limit = self.limits.max_body_size
+        # Framing counts too: a body sent as millions of one-byte chunks costs a parse step per
+        # chunk, so the size lines and CRLFs together may not exceed the body limit either.
+        self._framing_bytes += len(line) + 4
+        if self._framing_bytes > limit:
+            raise ProtocolError(413, f"Chunked framing exceeds {limit} bytes; send larger chunks.")
         room = limit - len(self._body)
         # Bound the digits before converting: 'ffffffff...' must not become a huge int first.
         if len(digits) > 16 or int(digits or b"0", 16) > room:
@@ -491,10 +517,11 @@ class RequestParser:
         buffer = self._buffer
         end = buffer.find(_CRLF, 0, limit + 2)
         if end < 0:
+            # A bare LF within reach shows before the length does (see _check_head_prefix).
+            if buffer.find(b"\n", 0, limit + 2) >= 0:
+                raise _bare_line_ending()
             if len(buffer) > limit + 1:
                 raise ProtocolError(status, f"The {what} exceeds {limit} bytes.")
-            if b"\n" in buffer:
-                raise ProtocolError(400, "Lines must end with CRLF; a bare LF was received.")
             return None
         line = bytes(buffer[:end])
         del buffer[: end + 2]
@@ -508,7 +535,14 @@ class RequestParser:
         self._phase = _Phase.HEAD
         self._head = None
         self._body = bytearray()
+        # What a failed *next* request reports must be its own, never this one's.
+        self._request_line = None
+        self._partial_headers = Headers()
         return Message(head, body)
+
+
+def _bare_line_ending() -> ProtocolError:
+    return ProtocolError(400, "Lines must end with CRLF; a bare LF was received.")
 
 
 def body_too_large_protocol(limit: int) -> ProtocolError:

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Final
 
@@ -25,6 +25,9 @@ logger = logging.getLogger("webduo.sync.master")
 # A worker that dies sooner than this after its start is crashing on start-up: wait this long
 # before the next attempt instead of fork-looping.
 RESPAWN_BACKOFF: Final = 1.0
+# Start-up crashes in a row after which the master stops trying and exits 1: a worker that
+# cannot boot (bad settings, a service that will not open) will not boot on the tenth try either.
+MAX_QUICK_DEATHS: Final = 5
 # Grace on top of graceful_timeout before SIGKILL: workers enforce the timeout themselves.
 KILL_MARGIN: Final = 5.0
 _STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
@@ -33,29 +36,48 @@ _STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 class Master:
     """Keeps ``workers`` copies of ``target`` running in child processes until told to stop."""
 
-    def __init__(self, workers: int, graceful_timeout: float, target: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        workers: int,
+        graceful_timeout: float,
+        target: Callable[[], None],
+        *,
+        respawn_backoff: float = RESPAWN_BACKOFF,
+        max_quick_deaths: int = MAX_QUICK_DEATHS,
+    ) -> None:
         self.size = workers
         self.graceful_timeout = graceful_timeout
         self.target = target
+        self.respawn_backoff = respawn_backoff
+        self.max_quick_deaths = max_quick_deaths
+        self.failed = False
+        self._quick_deaths = 0
         self.children: dict[int, float] = {}  # pid -> start time
         self._received: list[int] = []
         self._forwarded: set[int] = set()
         self._kill_at: float | None = None
         self._respawn_at = 0.0
 
-    def run(self) -> None:
-        """Block until a stop signal and every worker's exit."""
+    def run(self, early_signals: Sequence[int] = ()) -> None:
+        """Block until a stop signal and every worker's exit.
+
+        ``early_signals`` arrived before the master took the handlers over; they count as if now.
+        Raises ``SystemExit(1)`` after stopping the rest when workers keep dying on start-up.
+        """
         wake_r, wake_w = os.pipe()
         for fd in (wake_r, wake_w):
             os.set_blocking(fd, False)
         previous_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (*_STOP_SIGNALS, signal.SIGCHLD)}
+        self._received.extend(early_signals)
         try:
             while True:
                 self._reap()
                 if self._received:
                     self._forward()
                     if not self.children:
+                        if self.failed:
+                            raise SystemExit(1)
                         return
                     if self._kill_at is not None and time.monotonic() >= self._kill_at:
                         self._kill_all()
@@ -78,7 +100,12 @@ class Master:
     def _fill(self, wake_r: int, wake_w: int) -> None:
         now = time.monotonic()
         while len(self.children) < self.size and now >= self._respawn_at:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # EAGAIN/ENOMEM: keep the workers we have, try again later
+                logger.error("cannot start a worker: %s", exc)
+                self._respawn_at = now + self.respawn_backoff
+                return
             if pid == 0:
                 self._become_worker(wake_r, wake_w)
             self.children[pid] = now
@@ -114,10 +141,22 @@ class Master:
             if started is None:
                 continue
             if not self._received:
-                code = os.waitstatus_to_exitcode(status)
-                logger.warning("worker %d exited (%d); starting a new one", pid, code)
-                if time.monotonic() - started < RESPAWN_BACKOFF:
-                    self._respawn_at = time.monotonic() + RESPAWN_BACKOFF
+                self._worker_died(pid, os.waitstatus_to_exitcode(status), started)
+
+    def _worker_died(self, pid: int, code: int, started: float) -> None:
+        now = time.monotonic()
+        if now - started >= self.respawn_backoff:
+            self._quick_deaths = 0
+            logger.warning("worker %d exited (%d); starting a new one", pid, code)
+            return
+        self._quick_deaths += 1
+        if self._quick_deaths >= self.max_quick_deaths:
+            logger.error("workers keep dying on start-up (%d in a row); giving up", self._quick_deaths)
+            self.failed = True
+            self._received.append(signal.SIGTERM)  # stop the others like an operator would
+            return
+        logger.warning("worker %d died on start-up (%d); retrying in %g s", pid, code, self.respawn_backoff)
+        self._respawn_at = now + self.respawn_backoff
 
     def _forward(self) -> None:
         for signum in self._received:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import signal
 import socket
+from collections.abc import Sequence
+from types import FrameType
 from typing import Final
 
 from webduo.core.app import build_app
@@ -17,6 +21,8 @@ from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.worker import Worker
 from webduo.settings import Settings
 
+
+logger = logging.getLogger("webduo.sync")
 
 ENGINE: Final = "sync"
 # The kernel queues this many finished handshakes per listening socket (capped by somaxconn).
@@ -36,30 +42,54 @@ def open_listener(settings: Settings) -> socket.socket:
     return listener
 
 
-def run_worker(listener: socket.socket, settings: Settings, *, parent_pid: int | None = None) -> None:
+def run_worker(
+    listener: socket.socket, settings: Settings, *, parent_pid: int | None = None, early_signals: Sequence[int] = ()
+) -> None:
     """One worker: its own app and services (opened after fork), serving until told to stop."""
     app = build_app(build_routes(), settings.custom_header_name, settings.header_value_for(ENGINE))
     with sync_services(settings) as runtime:
-        Worker(listener, Responder(app, runtime), settings, parent_pid=parent_pid).run()
+        Worker(listener, Responder(app, runtime), settings, parent_pid=parent_pid).run(early_signals)
 
 
 def serve(settings: Settings) -> None:
     """Serve until SIGTERM (graceful) or SIGINT (quick), then return normally."""
+    early_signals = _record_stop_signals()
     configure_logging(settings.log_level, ENGINE)
-    listener = open_listener(settings)
+    try:
+        listener = open_listener(settings)
+    except OSError as exc:  # port taken, no permission, unknown host: a message, not a traceback
+        logger.error("cannot listen on %s:%d: %s", settings.host, settings.sync_port, exc.strerror or exc)
+        raise SystemExit(1) from None
     try:
         _banner(listener, settings)
         if settings.workers == 1:
-            run_worker(listener, settings)
+            run_worker(listener, settings, early_signals=early_signals)
         else:
             master_pid = os.getpid()
             Master(
                 settings.workers,
                 settings.graceful_timeout,
                 lambda: run_worker(listener, settings, parent_pid=master_pid),
-            ).run()
+            ).run(early_signals)
     finally:
         listener.close()
+
+
+def _record_stop_signals() -> list[int]:
+    """Record SIGTERM/SIGINT from before the worker or master installs its handlers.
+
+    A client may see the port open (and a supervisor may signal) before the loop runs; without
+    this such a signal would kill the process with the default action instead of stopping it.
+    The recording handler stays until the loop replaces it and replays the list.
+    """
+    received: list[int] = []
+
+    def record(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, record)
+    return received
 
 
 def _banner(listener: socket.socket, settings: Settings) -> None:

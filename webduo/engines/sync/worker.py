@@ -28,7 +28,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Final
@@ -54,6 +54,13 @@ SWEEP_INTERVAL: Final = 0.1
 # closing: closing with unread data makes the kernel send RST, which can destroy the response
 # before the client reads it (RFC 9112 §9.6, "lingering close").
 LINGER_SECONDS: Final = 2.0
+
+
+class GracePeriodOver(BaseException):
+    """Raised into whatever runs when a stop's grace period ends.
+
+    A BaseException so no endpoint or error envelope catches it as an ordinary failure.
+    """
 
 
 class Phase(enum.Enum):
@@ -139,6 +146,7 @@ class Worker:
         self.stop_mode: StopMode | None = None
         self.stop_deadline = 0.0
         self._stop_applied: StopMode | None = None
+        self._in_loop = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._ready: collections.deque[Connection] = collections.deque()
         self._completions: collections.deque[tuple[Connection, bytes, bool]] = collections.deque()
@@ -150,8 +158,11 @@ class Worker:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def run(self) -> None:
-        """Serve until SIGTERM/SIGINT (or the master's death) and every started request is answered."""
+    def run(self, early_signals: Sequence[int] = ()) -> None:
+        """Serve until SIGTERM/SIGINT (or the master's death) and every started request is answered.
+
+        ``early_signals`` arrived before this loop took the handlers over; they count as if now.
+        """
         self.listener.setblocking(False)
         for sock in (self._wake_r, self._wake_w):
             sock.setblocking(False)
@@ -159,11 +170,20 @@ class Worker:
         self._resume_accepting()
         previous_wakeup = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        for signum in early_signals:
+            self._on_signal(signum, None)
+        previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_grace_over)
         for thread in self._threads:
             thread.start()
         try:
+            self._in_loop = True
             self._loop()
+            self._in_loop = False
+        except GracePeriodOver:
+            logger.warning("grace period over: closing %d connection(s) without waiting", len(self.connections))
         finally:
+            self._in_loop = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(previous_wakeup)
@@ -176,14 +196,21 @@ class Worker:
             self._wake_w.close()
 
     def stop(self, mode: StopMode) -> None:
-        """Ask the loop to stop (safe from a signal handler: it only sets fields)."""
+        """Ask the loop to stop; safe from a signal handler (it sets fields and arms a timer)."""
         if self.stop_mode is None:
             self.stop_deadline = time.monotonic() + self.timeouts.graceful
+            # The loop enforces the deadline itself, but not while an inline request holds the
+            # thread: the alarm interrupts that request when the grace period is over.
+            signal.setitimer(signal.ITIMER_REAL, self.timeouts.graceful + SWEEP_INTERVAL)
         if self.stop_mode is not StopMode.QUICK:
             self.stop_mode = mode
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stop(StopMode.QUICK if signum == signal.SIGINT else StopMode.GRACEFUL)
+
+    def _on_grace_over(self, _signum: int, _frame: FrameType | None) -> None:
+        if self._in_loop:
+            raise GracePeriodOver
 
     def _loop(self) -> None:
         next_sweep = time.monotonic() + SWEEP_INTERVAL
@@ -204,8 +231,10 @@ class Worker:
                 self._sweep(now)
             if self.stop_mode is not None:
                 self._apply_stop()
-                if not self.connections or now >= self.stop_deadline:
+                if not self.connections:
                     return
+                if now >= self.stop_deadline:
+                    raise GracePeriodOver
 
     def _take_turns(self) -> None:
         ready, self._ready = self._ready, collections.deque()
@@ -234,8 +263,12 @@ class Worker:
             except OSError as exc:  # EMFILE, ENOBUFS, ...: keep serving who we have
                 logger.warning("accept failed: %s", exc)
                 return
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # reset before we got to it
+                sock.close()
+                continue
             client = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
             deadline = time.monotonic() + self.timeouts.head
             conn = Connection(sock, client, RequestParser(self.limits), deadline)
@@ -419,6 +452,8 @@ class Worker:
             pass
         while self._completions:
             conn, data, keep_alive = self._completions.popleft()
+            if conn not in self.connections:
+                continue
             try:
                 if self._write(conn, data, keep_alive):
                     self._advance(conn)
@@ -429,7 +464,7 @@ class Worker:
     # -- deadlines and stopping ----------------------------------------------------------------
 
     def _sweep(self, now: float) -> None:
-        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+        if self.stop_mode is None and self.parent_pid is not None and os.getppid() != self.parent_pid:
             logger.warning("the master process is gone; stopping")
             self.stop(StopMode.GRACEFUL)
         for conn in list(self.connections):
