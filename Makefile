@@ -55,9 +55,9 @@ format: $(VENV)/.synced
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-## A bounded locust run of both servers against the local weather stand-in.
+## The bounded locust runs behind docs/bench/ (every scenario, both servers; ~5 min).
 bench: $(VENV)/.synced
-	$(RUN) webduo bench --mode both --out docs/bench
+	bench/run-docs.sh docs/bench
 
 images:
 	bash scripts/build-images.sh

@@ -25,17 +25,29 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], timeout: float = 20.0, *, answering: bool = True
+) -> None:
+    """Until ``port`` accepts connections or, with ``answering``, a worker answers ``GET /healthz``.
+
+    Pre-forked servers open the port before their workers run: a test that times or signals
+    from the moment the port opens would measure the start-up instead.
+    """
     deadline = time.monotonic() + timeout
+    probe = b"GET /healthz HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n" if answering else b""
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before listening")
         try:
-            with socket.create_connection((HOST, port), timeout=0.5):
+            if not answering:
+                with socket.create_connection((HOST, port), timeout=0.5):
+                    return
+            elif raw_response(port, probe, timeout=max(0.1, deadline - time.monotonic())).startswith(b"HTTP/1.1 200"):
                 return
         except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listened on {HOST}:{port} within {timeout} s")
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing {'answered' if answering else 'listened'} on {HOST}:{port} within {timeout} s")
 
 
 @dataclass(frozen=True)
@@ -59,9 +71,17 @@ class RunningServer:
 
 @contextmanager
 def run_server(
-    engine: str, log_dir: Path, env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()
+    engine: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    *,
+    answering: bool = True,
 ) -> Iterator[RunningServer]:
-    """A server of ``engine`` with ``env`` added to the environment; stopped with SIGTERM on exit."""
+    """A server of ``engine`` with ``env`` added to the environment; stopped with SIGTERM on exit.
+
+    It is yielded once it answers (``answering``), or as soon as its port opens.
+    """
     port = free_port()
     log = log_dir / f"{engine}-{port}.log"
     command = [sys.executable, "-m", "webduo", "serve", "--mode", engine, "--host", HOST, "--port", str(port), *args]
@@ -69,7 +89,7 @@ def run_server(
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
-        wait_for_port(port, process)
+        wait_for_port(port, process, answering=answering)
         yield RunningServer(engine, port, process, log)
     finally:
         stop(process)

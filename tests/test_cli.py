@@ -53,7 +53,7 @@ def test_flags_override_env_which_overrides_defaults(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signals_stop_the_server_with_exit_code_0(engine: str, signum: signal.Signals, tmp_path: Path) -> None:
-    with run_server(engine, tmp_path) as running:
+    with run_server(engine, tmp_path, answering=False) as running:
         running.process.send_signal(signum)
         assert running.process.wait(timeout=15) == 0, running.log_text()
         assert "Traceback" not in running.log_text()

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 
@@ -20,6 +21,7 @@ os.environ.setdefault("TYPER_USE_RICH", "0")
 import typer
 
 from webduo import __version__
+from webduo.bench.scenarios import ScenarioName
 
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 # Repeated from Settings on purpose: importing pydantic-settings here would triple --help's start-up time.
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 app = typer.Typer(
@@ -168,6 +171,93 @@ def _serve_both(options: list[str]) -> int:
     codes = [child.wait() for child in children]
     # A child stopped by our own signal exits 0 by design; anything else is reported.
     return next((code for code in codes if code != 0), 0)
+
+
+@app.command()
+def bench(
+    scenario: Annotated[
+        list[ScenarioName] | None,
+        typer.Option(
+            help="What load to run; repeat for several. io-sweep grows the users 1, 4, 16, ... [default mixed]"
+        ),
+    ] = None,
+    mode: Annotated[Mode, typer.Option(help="Which servers to compare; each gets the identical profile.")] = Mode.both,
+    users: Annotated[int, typer.Option(min=1, max=512, help="Concurrent locust users (the sweep's top level).")] = 16,
+    spawn_rate: Annotated[
+        float | None, typer.Option(min=0.1, max=512, help="Users started per second. [default: all in 1 s]")
+    ] = None,
+    duration: Annotated[int, typer.Option(min=1, max=300, help="Seconds per run (per server, per user level).")] = 20,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Sync server: worker processes.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Sync server: threads per worker.")] = 4,
+    io_delay_ms: Annotated[int, typer.Option(min=0, max=10_000, help="delay_ms of each /io_task.")] = 100,
+    cpu_n: Annotated[int, typer.Option(min=0, max=2_000_000, help="n of each /cpu_task.")] = 100_000,
+    server_log_level: Annotated[
+        LogLevel, typer.Option(help="Servers' log level; INFO logs every request, which costs throughput.")
+    ] = "WARNING",
+    weather_url: Annotated[
+        str | None, typer.Option(help="A local Open-Meteo stand-in for the servers; enables the /weather task.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Directory for the reports, plots and raw locust files.")] = Path(
+        "bench-results"
+    ),
+) -> None:
+    """Load the servers with locust on 127.0.0.1 and write a Markdown report with plots.
+
+    Exit code 1 when a request failed on an endpoint other than /error_task, 3 when a server or
+    locust could not run; every server started is stopped on exit, Ctrl-C included.
+    """
+    import importlib.util
+    from urllib.parse import urlsplit
+
+    if weather_url is not None and urlsplit(weather_url).hostname not in LOOPBACK_NAMES:
+        # Hundreds of /weather calls a second would break any real API's terms: local stand-ins only.
+        typer.secho("error: --weather-url must be on loopback (127.0.0.1, ::1 or localhost)", fg="red", err=True)
+        raise typer.Exit(2)
+    missing = [name for name in ("locust", "matplotlib") if importlib.util.find_spec(name) is None]
+    if missing:
+        typer.secho(
+            f"error: webduo bench needs {' and '.join(missing)}: pip install 'webduo[bench]'", fg="red", err=True
+        )
+        raise typer.Exit(2)
+
+    from rich.console import Console
+
+    from webduo.bench.runner import BenchFailed, BenchOptions, run_bench
+    from webduo.bench.scenarios import SCENARIOS
+
+    engines: tuple[Literal["sync", "async"], ...] = ("sync", "async") if mode is Mode.both else (mode.value,)
+    options = BenchOptions(
+        scenarios=tuple(SCENARIOS[name] for name in dict.fromkeys(scenario or [ScenarioName.mixed])),
+        engines=engines,
+        users=users,
+        spawn_rate=spawn_rate,
+        duration_s=duration,
+        workers=workers,
+        threads=threads,
+        out=out,
+        io_delay_ms=io_delay_ms,
+        cpu_n=cpu_n,
+        server_log_level=server_log_level,
+        weather_url=weather_url,
+    )
+    console = Console()
+    try:
+        results = run_bench(options, console)
+    except BenchFailed as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(3) from None
+    except KeyboardInterrupt:
+        typer.secho("interrupted: every server and locust process was stopped", fg="yellow", err=True)
+        raise typer.Exit(130) from None
+    failed = [
+        f"{run.server.label} ({run.users} users): {entry.label} failed {entry.failures} times"
+        for result in results
+        for run in result.runs
+        for entry in run.failed_endpoints()
+    ]
+    for line in failed:
+        typer.secho(f"failure: {line}", fg="red", err=True)
+    raise typer.Exit(1 if failed else 0)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from webduo.core.query import field_errors
 from webduo.core.weather.cache import TTLCache
 from webduo.core.weather.codes import describe
 from webduo.core.weather.models import (
@@ -17,7 +18,6 @@ from webduo.core.weather.models import (
     UpstreamErrorBody,
     WeatherQuery,
     WeatherReport,
-    field_errors,
 )
 from webduo.core.weather.recorded import recorded
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -33,8 +32,12 @@ def parse_query(model: type[Q], request: Request) -> Q:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        # exc.json() stringifies whatever sits in an error's context, so the detail is always JSON.
-        errors = json.loads(exc.json(include_url=False))
-        for error in errors:
-            error["loc"] = ["query", *error["loc"]]
-        raise HTTPError(422, errors) from None
+        raise HTTPError(422, field_errors(exc)) from None
+
+
+def field_errors(error: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's field errors as ``{loc, msg, type}``: no docs URLs, and no echo of possibly huge inputs."""
+    return [
+        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+        for item in error.errors(include_url=False, include_input=False, include_context=False)
+    ]

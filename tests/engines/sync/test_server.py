@@ -541,7 +541,7 @@ def test_bad_input_never_kills_the_worker(port: int) -> None:
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_signal_as_soon_as_the_port_opens_is_a_clean_stop(tmp_path: Path, workers: str) -> None:
-    with run_server("sync", tmp_path, TIMEOUTS, args=("--workers", workers)) as running:
+    with run_server("sync", tmp_path, TIMEOUTS, args=("--workers", workers), answering=False) as running:
         running.process.send_signal(signal.SIGTERM)
         assert running.process.wait(10) == 0, running.log_text()
         assert "Traceback" not in running.log_text()

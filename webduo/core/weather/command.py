@@ -8,9 +8,10 @@ import httpx
 from pydantic import ValidationError
 from rich.table import Table
 
+from webduo.core.query import field_errors
 from webduo.core.weather.client import WeatherClient
 from webduo.core.weather.errors import WeatherError
-from webduo.core.weather.models import ATTRIBUTION, Place, WeatherQuery, WeatherReport, field_errors
+from webduo.core.weather.models import ATTRIBUTION, Place, WeatherQuery, WeatherReport
 from webduo.settings import Settings
 
 

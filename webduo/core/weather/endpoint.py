@@ -9,9 +9,10 @@ from pydantic import ValidationError
 
 from webduo.core.effects import Effect, EndpointResult, Runtime, perform
 from webduo.core.http import HTTPError, Request, Response
+from webduo.core.query import field_errors
 from webduo.core.weather.client import AsyncWeatherClient, Lookup, WeatherClient
 from webduo.core.weather.errors import WeatherError
-from webduo.core.weather.models import WeatherQuery, WeatherReport, field_errors
+from webduo.core.weather.models import WeatherQuery, WeatherReport
 
 
 logger = logging.getLogger("webduo.weather")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from webduo.core.weather.codes import describe
 
@@ -52,14 +52,6 @@ class WeatherQuery(BaseModel):
         Two decimals is ~1 km, finer than Open-Meteo's grid (~2-11 km), so the answer is the same.
         """
         return self.model_copy(update={"lat": round(self.lat, decimals), "lon": round(self.lon, decimals)})
-
-
-def field_errors(error: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic's field errors as ``{loc, msg, type}``: no docs URLs, and no echo of possibly huge inputs."""
-    return [
-        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-        for item in error.errors(include_url=False, include_input=False, include_context=False)
-    ]
 
 
 class _Upstream(BaseModel):

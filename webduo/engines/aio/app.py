@@ -8,9 +8,12 @@ every response — aiohttp's own 404/405/413 included — and effects are awaite
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
 from aiohttp import web
@@ -25,6 +28,8 @@ from webduo.core.http import Headers, HTTPError, Request, Response
 from webduo.core.routes import build_routes
 from webduo.core.routing import Route, method_not_allowed, not_found
 from webduo.core.services import async_services
+from webduo.engines.listener import open_listener
+from webduo.engines.prefork import Master, record_stop_signals
 from webduo.settings import Settings
 
 
@@ -150,20 +155,74 @@ class MalformedRequestLogFilter(logging.Filter):
 
 
 def serve(settings: Settings) -> None:
-    """Run the async engine in the foreground until SIGINT/SIGTERM; returns when stopped."""
+    """Run the async engine in the foreground until SIGINT/SIGTERM; returns when stopped.
+
+    ``--workers N`` pre-forks N event-loop processes on one listening socket, with the same
+    master as the sync engine, so the two are compared with the same process model.
+    """
     from webduo.core.logs import configure_logging
     from webduo.engines.banner import print_banner
 
+    early_signals = record_stop_signals()
     configure_logging(settings.log_level, ENGINE)
     logging.getLogger("aiohttp.server").addFilter(MalformedRequestLogFilter())
-    print_banner(ENGINE, settings.host, settings.async_port, os.getpid(), details=f"{settings.workers} process")
+    try:
+        listener = open_listener(settings.host, settings.async_port)
+    except OSError as exc:  # port taken, no permission, unknown host: a message, not a traceback
+        logger.error("cannot listen on %s:%d: %s", settings.host, settings.async_port, exc.strerror or exc)
+        raise SystemExit(1) from None
+    with listener:
+        host, port = listener.getsockname()[:2]
+        plural = "es" if settings.workers > 1 else ""
+        print_banner(ENGINE, host, port, os.getpid(), details=f"{settings.workers} event-loop process{plural}")
+        if settings.workers == 1:
+            run_worker(listener, settings, early_signals)
+        else:
+            master_pid = os.getpid()
+            Master(
+                settings.workers,
+                settings.graceful_timeout,
+                lambda early: run_worker(listener, settings, early, parent_pid=master_pid),
+            ).run(early_signals)
+
+
+def run_worker(
+    listener: socket.socket, settings: Settings, early_signals: Sequence[int], *, parent_pid: int | None = None
+) -> None:
+    """One event loop serving ``listener`` until SIGINT/SIGTERM (or its master's death)."""
+    app = create_app(settings)
+
+    async def replay_early_signals(_app: web.Application) -> None:
+        # run_app has installed its own handlers by now: a stop that came before them is sent
+        # again, so it takes the same graceful path as any other.
+        for signum in dict.fromkeys(early_signals):
+            os.kill(os.getpid(), signum)
+
+    app.on_startup.append(replay_early_signals)
+    if parent_pid is not None:
+        app.cleanup_ctx.append(orphan_watch(parent_pid))
     web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.async_port,
+        app,
+        sock=listener,
         print=None,
         access_log=None,  # the core middleware logs every request, errors included
         shutdown_timeout=settings.graceful_timeout,
-        reuse_port=settings.workers > 1,
     )
-    logger.info("async engine stopped")
+    logger.info("async worker %d stopped", os.getpid())
+
+
+def orphan_watch(parent_pid: int) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Stop this worker when its master is gone: nobody would stop or replace it any more."""
+
+    async def watch(_app: web.Application) -> AsyncIterator[None]:
+        async def poll() -> None:
+            while os.getppid() == parent_pid:
+                await asyncio.sleep(1.0)
+            logger.warning("master %d is gone; stopping worker %d", parent_pid, os.getpid())
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        task = asyncio.create_task(poll())
+        yield
+        task.cancel()
+
+    return watch

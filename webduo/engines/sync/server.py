@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
-import signal
 import socket
 from collections.abc import Sequence
-from types import FrameType
 from typing import Final
 
 from webduo.core.app import build_app
@@ -16,7 +13,8 @@ from webduo.core.logs import configure_logging
 from webduo.core.routes import build_routes
 from webduo.core.services import sync_services
 from webduo.engines.banner import print_banner
-from webduo.engines.sync.prefork import Master
+from webduo.engines.listener import open_listener as bind
+from webduo.engines.prefork import Master, record_stop_signals
 from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.worker import Worker
 from webduo.settings import Settings
@@ -25,21 +23,11 @@ from webduo.settings import Settings
 logger = logging.getLogger("webduo.sync")
 
 ENGINE: Final = "sync"
-# The kernel queues this many finished handshakes per listening socket (capped by somaxconn).
-BACKLOG: Final = 2048
 
 
 def open_listener(settings: Settings) -> socket.socket:
-    """The socket every worker accepts on: bound, listening, and (on Linux) deferring accept.
-
-    ``TCP_DEFER_ACCEPT`` keeps a connection in the kernel until its first bytes arrive, so a
-    client that connects and says nothing never reaches a worker.
-    """
-    listener = socket.create_server((settings.host, settings.sync_port), backlog=BACKLOG)
-    if hasattr(socket, "TCP_DEFER_ACCEPT"):
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, max(1, math.ceil(settings.head_timeout)))
-    listener.set_inheritable(True)
-    return listener
+    """The sync engine's socket; it defers accept for up to the head timeout."""
+    return bind(settings.host, settings.sync_port, defer_accept=settings.head_timeout)
 
 
 def run_worker(
@@ -53,7 +41,7 @@ def run_worker(
 
 def serve(settings: Settings) -> None:
     """Serve until SIGTERM (graceful) or SIGINT (quick), then return normally."""
-    early_signals = _record_stop_signals()
+    early_signals = record_stop_signals()
     configure_logging(settings.log_level, ENGINE)
     try:
         listener = open_listener(settings)
@@ -69,27 +57,10 @@ def serve(settings: Settings) -> None:
             Master(
                 settings.workers,
                 settings.graceful_timeout,
-                lambda: run_worker(listener, settings, parent_pid=master_pid),
+                lambda early: run_worker(listener, settings, parent_pid=master_pid, early_signals=early),
             ).run(early_signals)
     finally:
         listener.close()
-
-
-def _record_stop_signals() -> list[int]:
-    """Record SIGTERM/SIGINT from before the worker or master installs its handlers.
-
-    A client may see the port open (and a supervisor may signal) before the loop runs; without
-    this such a signal would kill the process with the default action instead of stopping it.
-    The recording handler stays until the loop replaces it and replays the list.
-    """
-    received: list[int] = []
-
-    def record(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, record)
-    return received
 
 
 def _banner(listener: socket.socket, settings: Settings) -> None:

@@ -151,6 +151,7 @@ class Worker:
         self._ready: collections.deque[Connection] = collections.deque()
         self._completions: collections.deque[tuple[Connection, bytes, bool]] = collections.deque()
         self._jobs: queue.SimpleQueue[tuple[Connection, Message] | None] = queue.SimpleQueue()
+        self._busy = 0  # requests with the pool (queued or running)
         self._threads = [
             threading.Thread(target=self._pool_thread, name=f"webduo-sync-{n}", daemon=True)
             for n in range(settings.threads if settings.threads > 1 else 0)
@@ -244,6 +245,21 @@ class Worker:
 
     # -- accepting -----------------------------------------------------------------------------
 
+    def _update_accepting(self) -> None:
+        """Accept while there is room: under ``max_connections`` and, with a pool, an idle thread.
+
+        Pre-forked workers share one listening socket and the first to wake takes the
+        connection; a worker whose threads are all busy leaves it in the backlog for a sibling
+        instead. Without this, one worker could take all of a burst of keep-alive clients and
+        serve them ``threads`` at a time while the other idled (seen in the bench: 16/0 splits).
+        """
+        room = len(self.connections) < self.max_connections
+        idle_thread = not self._threads or self._busy < len(self._threads)
+        if self.stop_mode is None and room and idle_thread:
+            self._resume_accepting()
+        else:
+            self._pause_accepting()
+
     def _resume_accepting(self) -> None:
         if not self.accepting:
             self.selector.register(self.listener, selectors.EVENT_READ, self.listener)
@@ -273,8 +289,7 @@ class Worker:
             deadline = time.monotonic() + self.timeouts.head
             conn = Connection(sock, client, RequestParser(self.limits), deadline)
             self.connections.add(conn)
-            if len(self.connections) >= self.max_connections:
-                self._pause_accepting()
+            self._update_accepting()
             # With TCP_DEFER_ACCEPT the request is usually here already: read it without another select.
             self._guarded(conn, self._on_readable)
             if not self.accepting:
@@ -337,6 +352,8 @@ class Worker:
             if self._threads:
                 self._watch(conn, 0)
                 self._jobs.put((conn, event))
+                self._busy += 1
+                self._update_accepting()
                 return
             data, keep_alive = self.responder.answer(event, conn.client, self._running)
             if not self._write(conn, data, keep_alive):
@@ -452,6 +469,8 @@ class Worker:
             pass
         while self._completions:
             conn, data, keep_alive = self._completions.popleft()
+            self._busy -= 1
+            self._update_accepting()
             if conn not in self.connections:
                 continue
             try:
@@ -513,5 +532,4 @@ class Worker:
                 self.selector.unregister(conn.sock)
             conn.events = 0
         conn.sock.close()
-        if self.stop_mode is None and not self.accepting and len(self.connections) < self.max_connections:
-            self._resume_accepting()
+        self._update_accepting()

@@ -40,7 +40,7 @@ class Master:
         self,
         workers: int,
         graceful_timeout: float,
-        target: Callable[[], None],
+        target: Callable[[Sequence[int]], None],
         *,
         respawn_backoff: float = RESPAWN_BACKOFF,
         max_quick_deaths: int = MAX_QUICK_DEATHS,
@@ -100,26 +100,33 @@ class Master:
     def _fill(self, wake_r: int, wake_w: int) -> None:
         now = time.monotonic()
         while len(self.children) < self.size and now >= self._respawn_at:
+            # Stop signals stay blocked across fork until the child has its own handler: one
+            # forwarded in that window would otherwise hit the master's inherited handler in
+            # the child and be lost, leaving a worker that never stops.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
             try:
                 pid = os.fork()
             except OSError as exc:  # EAGAIN/ENOMEM: keep the workers we have, try again later
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 logger.error("cannot start a worker: %s", exc)
                 self._respawn_at = now + self.respawn_backoff
                 return
             if pid == 0:
-                self._become_worker(wake_r, wake_w)
+                self._become_worker(wake_r, wake_w, mask)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             self.children[pid] = now
 
-    def _become_worker(self, wake_r: int, wake_w: int) -> None:
+    def _become_worker(self, wake_r: int, wake_w: int, mask: set[int | signal.Signals]) -> None:
         """In the child: drop the master's signal plumbing, serve, and never return into its code."""
         code = 0
         try:
             signal.set_wakeup_fd(-1)
             os.close(wake_r)
             os.close(wake_w)
-            for sig in (*_STOP_SIGNALS, signal.SIGCHLD):
-                signal.signal(sig, signal.SIG_DFL)
-            self.target()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            early_signals = record_stop_signals()
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            self.target(early_signals)
         except BaseException:
             traceback.print_exc()
             code = 1
@@ -175,3 +182,20 @@ class Master:
             logger.error("worker %d outlived the grace period; killing it", pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def record_stop_signals() -> list[int]:
+    """Record SIGTERM/SIGINT from before a worker or master installs its own handlers.
+
+    A client may see the port open (and a supervisor may signal) before the loop runs; without
+    this such a signal would kill the process with the default action instead of stopping it.
+    The recording handler stays until the loop replaces it and replays the list.
+    """
+    received: list[int] = []
+
+    def record(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, record)
+    return received

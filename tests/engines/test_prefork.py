@@ -6,18 +6,22 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
-from webduo.engines.sync.prefork import Master
+from webduo.engines.prefork import Master
 
 
-def crash_on_start() -> None:
+def crash_on_start(early_signals: Sequence[int]) -> None:
     raise RuntimeError("this worker cannot boot")
 
 
-def serve_forever() -> None:
-    time.sleep(60)  # stands in for a worker loop; SIGTERM (default action) ends it
+def serve_until_stopped(early_signals: Sequence[int]) -> None:
+    """Stands in for a worker loop: the master's forwarded stop arrives in ``early_signals``."""
+    deadline = time.monotonic() + 60
+    while not early_signals and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_master_gives_up_and_exits_1_when_workers_keep_dying_on_start_up() -> None:
@@ -31,7 +35,7 @@ def test_master_gives_up_and_exits_1_when_workers_keep_dying_on_start_up() -> No
 
 def test_master_forwards_a_stop_signal_and_returns_once_workers_are_gone() -> None:
     before = signal.getsignal(signal.SIGTERM)
-    master = Master(2, 5.0, serve_forever)
+    master = Master(2, 5.0, serve_until_stopped)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     started = time.monotonic()

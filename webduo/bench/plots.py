@@ -1,0 +1,131 @@
+"""The bench's PNG plots, drawn with matplotlib's object API (no pyplot state, no GUI backend)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from webduo.bench.results import EXPECTED_FAILURE_ENDPOINTS, RunResult, percentile
+from webduo.bench.scenarios import ServerConfig
+
+
+PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+SUB_MS = 0.5
+
+
+def colour(server: ServerConfig) -> str:
+    """The same colour for a server in every plot: blue for async, warm tones for sync."""
+    if server.engine == "async":
+        return "tab:blue"
+    return "tab:orange" if server.concurrency == 1 else "tab:red"
+
+
+def save(figure: Figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def rps_over_time(runs: Sequence[RunResult], title: str, path: Path) -> Path:
+    """Requests completed per second, all endpoints together, one line per server."""
+    figure = Figure(figsize=(8, 4))
+    axes = figure.subplots()
+    for run in runs:
+        points = run.rps_over_time()
+        axes.plot([t for t, _ in points], [n for _, n in points], label=run.server.label, color=colour(run.server))
+    axes.set(title=title, xlabel="seconds since start", ylabel="requests / s")
+    axes.set_ylim(bottom=0)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return save(figure, path)
+
+
+def grouped_bars(axes: Axes, runs: Sequence[RunResult], names: Sequence[str], values: list[list[float]]) -> None:
+    """``values[i][j]``: run ``i``'s value for endpoint ``names[j]``, drawn as side-by-side bars."""
+    width = 0.8 / max(len(runs), 1)
+    for i, run in enumerate(runs):
+        offsets = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(names))]
+        heights = [0.0 if math.isnan(value) else value for value in values[i]]
+        axes.bar(offsets, heights, width, label=run.server.label, color=colour(run.server))
+    axes.set_xticks(range(len(names)), names, rotation=20)
+    axes.grid(axis="y", alpha=0.3)
+
+
+def endpoint_names(runs: Sequence[RunResult]) -> list[str]:
+    return sorted({entry.name for run in runs for entry in run.endpoints})
+
+
+def latency_per_endpoint(runs: Sequence[RunResult], title: str, path: Path) -> Path:
+    """p50, p95 and p99 response time of each endpoint, one bar per server, on a log scale."""
+    names = endpoint_names(runs)
+    figure = Figure(figsize=(12, 4.2))
+    panels = figure.subplots(1, len(PERCENTILES), sharey=True)
+    for axes, (label, fraction) in zip(panels, PERCENTILES, strict=True):
+        # Locust records whole milliseconds; a 0 ms percentile would vanish from a log axis.
+        values = [[max(percentile_of(run, name, fraction), SUB_MS) for name in names] for run in runs]
+        grouped_bars(axes, runs, names, values)
+        axes.set_yscale("log")
+        axes.set_title(f"{label} latency")
+    panels[0].set_ylabel(f"ms (log scale; under 1 ms drawn at {SUB_MS})")
+    figure.legend(*panels[0].get_legend_handles_labels(), loc="upper right", ncol=len(runs))
+    figure.suptitle(title, x=0.02, ha="left")
+    return save(figure, path)
+
+
+def percentile_of(run: RunResult, name: str, fraction: float) -> float:
+    entry = run.endpoint(name)
+    return math.nan if entry is None else percentile(entry.response_times, fraction)
+
+
+def failures_per_endpoint(runs: Sequence[RunResult], title: str, path: Path) -> Path:
+    """Failed requests per endpoint and server (``/error_task``'s deliberate 500s are not failures)."""
+    names = endpoint_names(runs)
+    values = [[float(entry.failures) if (entry := run.endpoint(name)) else 0.0 for name in names] for run in runs]
+    figure = Figure(figsize=(8, 4))
+    axes = figure.subplots()
+    grouped_bars(axes, runs, names, values)
+    axes.set(title=title, ylabel="failed requests")
+    if not any(any(row) for row in values):
+        axes.set_ylim(0, 1)
+        expected = ", ".join(sorted(EXPECTED_FAILURE_ENDPOINTS))
+        axes.text(0.5, 0.5, f"no failures\n({expected}'s 500s are expected)", ha="center", transform=axes.transAxes)
+    axes.legend()
+    return save(figure, path)
+
+
+def throughput_vs_users(sweeps: Sequence[Sequence[RunResult]], endpoint: str, delay_ms: int, path: Path) -> Path:
+    """Steady throughput of ``endpoint`` against users, one line per server, with each one's ideal dashed.
+
+    The ideal of a closed loop without think time is users / delay, capped, for the sync engine,
+    by how many requests its threads can wait on at once (workers x threads).
+    """
+    figure = Figure(figsize=(8, 4.5))
+    axes = figure.subplots()
+    for runs in sweeps:
+        if not runs:
+            continue
+        server = runs[0].server
+        users = [run.users for run in runs]
+        measured = [entry.steady_rps() if (entry := run.endpoint(endpoint)) else math.nan for run in runs]
+        ideal = [ideal_rps(server, n, delay_ms) for n in users]
+        axes.plot(users, measured, marker="o", label=server.label, color=colour(server))
+        axes.plot(users, ideal, linestyle="--", alpha=0.6, color=colour(server), label=f"{server.label} ideal")
+    axes.set_xscale("log", base=2)
+    levels = sorted({run.users for runs in sweeps for run in runs})
+    axes.set_xticks(levels, [str(level) for level in levels])
+    axes.set_yscale("log")
+    axes.set(
+        title=f"{endpoint}?delay_ms={delay_ms}: throughput vs users", xlabel="concurrent users", ylabel="requests / s"
+    )
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize="small")
+    return save(figure, path)
+
+
+def ideal_rps(server: ServerConfig, users: int, delay_ms: int) -> float:
+    waiting = users if server.concurrency is None else min(users, server.concurrency)
+    return waiting / (delay_ms / 1000)
