@@ -6,6 +6,7 @@ against real servers, and scripts/build-images.sh (``make images``) builds and r
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -219,3 +220,18 @@ def test_compose_builds_and_publishes_both_engines() -> None:
         port = default_port(engine)
         assert re.search(rf"^\s+dockerfile: Dockerfile\.{engine}$", compose, re.MULTILINE)
         assert re.search(rf'^\s+- "{port}:{port}"$', compose, re.MULTILINE)
+
+
+def test_compose_locust_runs_the_bench_users_from_the_locked_locust() -> None:
+    compose = (ROOT / "compose.yaml").read_text()
+    tag = re.search(r"^\s+image: locustio/locust:(\S+)", compose, re.MULTILINE)
+    assert tag is not None
+    locked = re.findall(r'^name = "locust"\nversion = "([^"]+)"$', (ROOT / "uv.lock").read_text(), re.MULTILINE)
+    assert tag.group(1) in locked
+    mount = re.search(r"^\s+- \./(\S+):/mnt/locust/locustfile\.py:ro$", compose, re.MULTILINE)
+    assert mount is not None
+    # The file is mounted alone into locust's image, where webduo is not installed.
+    tree = ast.parse((ROOT / mount.group(1)).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert {name.split(".")[0] for name in imported} <= {"__future__", "locust", *sys.stdlib_module_names}
