@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.servers import ENGINES, run_server
+from tests.servers import ENGINES, free_port, run_server
 from webduo import __version__
 from webduo.cli import load_settings
 
@@ -57,3 +59,26 @@ def test_signals_stop_the_server_with_exit_code_0(engine: str, signum: signal.Si
         running.process.send_signal(signum)
         assert running.process.wait(timeout=15) == 0, running.log_text()
         assert "Traceback" not in running.log_text()
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether ``pid`` has a SIGTERM handler installed (Linux: the SigCgt mask in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("mode", ["sync", "async", "both"])
+def test_sigterm_during_start_up_is_a_clean_stop(mode: str, tmp_path: Path) -> None:
+    """A supervisor's stop during the ~1 s of imports must not kill (or, as PID 1, be lost on) the server."""
+    env = {**os.environ, "WEBDUO_SYNC_PORT": str(free_port()), "WEBDUO_ASYNC_PORT": str(free_port())}
+    command = [sys.executable, "-m", "webduo", "serve", "--mode", mode, "--host", "127.0.0.1"]
+    with (tmp_path / "log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 10
+    while not catches_sigterm(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0, (tmp_path / "log").read_text()

@@ -91,15 +91,18 @@ def serve(
     ] = None,
 ) -> None:
     """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0)."""
+    from webduo.engines.prefork import record_stop_signals
+
+    # From here on a stop signal is kept, not fatal: settings and the engine take ~1 s to import.
+    early_signals = record_stop_signals()
     if mode is Mode.both:
         if port is not None:
             typer.secho("error: --port needs --mode sync or async; both use their own ports", fg="red", err=True)
             raise typer.Exit(2)
         passed = {"--host": host, "--log-level": log_level, "--workers": workers, "--threads": threads}
         passed["--weather-url"] = weather_url
-        raise typer.Exit(
-            _serve_both([item for flag, value in passed.items() if value is not None for item in (flag, str(value))])
-        )
+        options = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
+        raise typer.Exit(_serve_both(options, early_signals))
     port_field = "sync_port" if mode is Mode.sync else "async_port"
     settings = load_settings(
         host=host,
@@ -156,21 +159,31 @@ def weather(
         Console().print(report_table(report))
 
 
-def _serve_both(options: list[str]) -> int:
+def _serve_both(options: list[str], early_signals: list[int]) -> int:
     """Run each engine as a child process; Ctrl-C or SIGTERM stops both, gracefully."""
     command = [sys.executable, "-m", "webduo", "serve", *options, "--mode"]
-    children = [subprocess.Popen([*command, engine]) for engine in ("sync", "async")]  # noqa: S603
+    children: list[subprocess.Popen[bytes]] = []
+
+    forwarded: set[int] = set()
 
     def forward(signum: int, _frame: object) -> None:
+        forwarded.add(signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
 
+    for engine in ("sync", "async"):
+        if early_signals:  # stopped while starting: start nothing more
+            break
+        children.append(subprocess.Popen([*command, engine]))  # noqa: S603
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    for signum in dict.fromkeys(early_signals):
+        forward(signum, None)
     codes = [child.wait() for child in children]
-    # A child stopped by our own signal exits 0 by design; anything else is reported.
-    return next((code for code in codes if code != 0), 0)
+    # A child stopped by a signal we passed on stopped as asked, even if it died of it while still
+    # starting (before its own handler); anything else is reported.
+    return next((code for code in codes if code != 0 and -code not in forwarded), 0)
 
 
 @app.command()

@@ -7,8 +7,8 @@ protocol errors included — so a header added here is on everything a client re
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from typing import Final, Protocol
 
 from webduo.core.http import Request, Response
@@ -32,7 +32,8 @@ class RequestIdMiddleware:
         incoming = request.headers.get(REQUEST_ID_HEADER)
         if incoming is not None and _SANE_REQUEST_ID.fullmatch(incoming):
             return request.with_request_id(incoming)
-        return request.with_request_id(uuid.uuid4().hex)
+        # 128 random bits as 32 hex digits, like uuid4().hex without its object (~3x cheaper).
+        return request.with_request_id(os.urandom(16).hex())
 
     def on_response(self, request: Request, response: Response) -> Response:
         return response.with_header(REQUEST_ID_HEADER, request.request_id)

@@ -184,18 +184,28 @@ class Master:
                 os.kill(pid, signal.SIGKILL)
 
 
+class StopSignalRecorder:
+    """A SIGTERM/SIGINT handler that only remembers, until a serving loop takes over and replays."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.received.append(signum)
+
+
 def record_stop_signals() -> list[int]:
     """Record SIGTERM/SIGINT from before a worker or master installs its own handlers.
 
-    A client may see the port open (and a supervisor may signal) before the loop runs; without
-    this such a signal would kill the process with the default action instead of stopping it.
-    The recording handler stays until the loop replaces it and replays the list.
+    A supervisor may signal (and a client may see the port open) before the loop runs; without
+    this such a signal would kill the process with the default action instead of stopping it —
+    or, as PID 1 in a container, be dropped by the kernel. The ``serve`` command starts recording
+    before its slow imports; later calls in the same process keep that recording and its list.
     """
-    received: list[int] = []
-
-    def record(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
+    current = signal.getsignal(signal.SIGTERM)
+    if isinstance(current, StopSignalRecorder):
+        return current.received
+    recorder = StopSignalRecorder()
     for signum in _STOP_SIGNALS:
-        signal.signal(signum, record)
-    return received
+        signal.signal(signum, recorder)
+    return recorder.received

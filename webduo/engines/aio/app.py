@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import replace
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -72,7 +71,7 @@ async def core_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request[EXCHANGE] = exchange
     outcome: Response | BaseException
     try:
-        outcome = from_aiohttp_response(await handler(request))
+        outcome = core_response_of(await handler(request))
     except web.HTTPException as framework_error:
         outcome = translate_framework_error(framework_error, request)
     except Exception as exc:
@@ -85,11 +84,28 @@ async def core_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
+class CoreResult(web.StreamResponse):
+    """What a route handler hands back to :func:`core_middleware`: the core response, unconverted.
+
+    It never reaches the wire. The middleware converts the final response to aiohttp's once,
+    after the outbound middleware; converting here too cost a second ``web.Response`` a request.
+    """
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(status=response.status)
+        self.core = response
+
+
+def core_response_of(result: web.StreamResponse) -> Response:
+    if not isinstance(result, CoreResult):
+        raise TypeError(f"route handlers return CoreResult, got {type(result).__name__}")
+    return result.core
+
+
 def route_handler(route: Route) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        core_request = replace(request[EXCHANGE].request, body=await read_body(request))
-        response = await run_async(route.endpoint(core_request), request.app[RUNTIME])
-        return to_aiohttp_response(response)
+        core_request = request[EXCHANGE].request.with_body(await read_body(request))
+        return CoreResult(await run_async(route.endpoint(core_request), request.app[RUNTIME]))
 
     handle.__name__ = f"handle_{route.name}"
     return handle
@@ -97,6 +113,8 @@ def route_handler(route: Route) -> Handler:
 
 async def read_body(request: web.Request) -> bytes:
     """The whole body, refused up front when its declared length is over the limit."""
+    if not request.body_exists:
+        return b""
     limit = request.app[SETTINGS].max_body_size
     if request.content_length is not None and request.content_length > limit:
         raise body_too_large(limit)
@@ -123,13 +141,6 @@ def to_core_request(request: web.Request) -> Request:
         http_version=f"{request.version.major}.{request.version.minor}",
         client=request.remote or "",
     )
-
-
-def from_aiohttp_response(response: web.StreamResponse) -> Response:
-    body = response.body if isinstance(response, web.Response) else None
-    if not isinstance(body, bytes):
-        raise TypeError(f"handlers must return a complete body, got {type(response).__name__}")
-    return Response(response.status, Headers.of(response.headers.items()), body)
 
 
 def to_aiohttp_response(response: Response) -> web.Response:
