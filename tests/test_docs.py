@@ -77,8 +77,6 @@ def test_every_command_and_option_is_documented(readme: str) -> None:
 
 def test_links_to_files_in_the_repository_resolve(readme: str) -> None:
     root = README.parent
-    # docs/containers.md arrives with the container images; every other link must resolve now.
-    pending = {"docs/containers.md"}
     targets = {target.split("#", 1)[0] for target in re.findall(r"\]\(([^)#:]+(?:#[^)]*)?)\)", readme)}
-    broken = sorted(target for target in targets - pending if not (root / target).exists())
+    broken = sorted(target for target in targets if not (root / target).exists())
     assert not broken, f"README.md links to missing files: {broken}"
