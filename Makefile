@@ -46,7 +46,7 @@ typecheck: $(VENV)/.synced
 	$(RUN) mypy
 
 hadolint: $(VENV)/.synced
-	@if ls Dockerfile.* >/dev/null 2>&1; then $(RUN) hadolint Dockerfile.*; fi
+	$(RUN) hadolint Dockerfile.sync Dockerfile.async
 
 pytest: $(VENV)/.synced
 	$(RUN) pytest
