@@ -7,13 +7,11 @@ Effects find their clients and pools here by type. The sync engine enters
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
-import os
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 
+from webduo.core.cpu_pool import start_cpu_pool
 from webduo.core.effects import Runtime
 from webduo.core.weather.client import AsyncWeatherClient, WeatherClient
 from webduo.settings import Settings
@@ -37,16 +35,3 @@ async def async_services(settings: Settings) -> AsyncIterator[Runtime]:
         runtime.provide(Executor, pool)
         runtime.provide(AsyncWeatherClient, await stack.enter_async_context(AsyncWeatherClient(settings)))
         yield runtime
-
-
-async def start_cpu_pool(size: int) -> ProcessPoolExecutor:
-    """A process pool for ``Compute`` with all ``size`` processes already running.
-
-    Processes are spawned, not forked: forking an event-loop process that may already run
-    threads (resolver, executors) can copy a held lock into the child. Spawning costs an
-    interpreter start per process, so it is paid here, before the server accepts requests,
-    rather than by the first ``/cpu_task``: each submit starts a process while none is idle.
-    """
-    pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
-    await asyncio.gather(*(asyncio.wrap_future(pool.submit(os.getpid)) for _ in range(size)))
-    return pool

@@ -44,7 +44,16 @@ EXCHANGE = web.RequestKey("exchange", Exchange)
 def create_app(settings: Settings) -> web.Application:
     """An aiohttp application serving the core route table with the core middleware."""
     core = build_app(build_routes(), settings.custom_header_name, settings.header_value_for(ENGINE))
-    app = web.Application(middlewares=[core_middleware], client_max_size=settings.max_body_size)
+    app = web.Application(
+        middlewares=[core_middleware],
+        client_max_size=settings.max_body_size,
+        # aiohttp's parser enforces these itself (answering 400, not 414/431: its own responses).
+        handler_args={
+            "max_line_size": settings.max_request_line,
+            "max_headers": settings.max_header_count,
+            "max_field_size": settings.max_header_block,
+        },
+    )
     app[CORE_APP] = core
     app[SETTINGS] = settings
     for route in core.routes:
@@ -218,6 +227,7 @@ def run_worker(
         print=None,
         access_log=None,  # the core middleware logs every request, errors included
         shutdown_timeout=settings.graceful_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
     )
     logger.info("async worker %d stopped", os.getpid())
 
