@@ -189,3 +189,21 @@ def test_http_1_0_gets_a_1_x_answer_and_a_close(server: RunningServer) -> None:
 def test_keep_alive_serves_several_requests_on_one_connection(client: httpx.Client) -> None:
     for _ in range(5):
         assert client.get("/hello").status_code == 200
+
+
+def test_undecodable_header_bytes_get_the_envelope(server: RunningServer) -> None:
+    """A byte that is not UTF-8 in a header value must not break the error response itself."""
+    request = (
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/\xff\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"
+    )
+    head, _, body = raw_response(server.port, request).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 415 ")
+    assert b"X-Powered-By: webduo" in head
+    assert json.loads(body)["error"]["detail"].startswith("Content type text/\u00ff is not supported")
+
+
+def test_an_unsupported_expectation_is_417_in_the_envelope(client: httpx.Client) -> None:
+    response = client.get("/hello", headers={"Expect": "fancy"})
+    assert response.status_code == 417
+    assert error_of(response)["detail"] == "Unsupported expectation 'fancy'; only 100-continue is."
+    assert "x-powered-by" in response.headers

@@ -25,6 +25,8 @@ CASES: list[tuple[str, str, dict[str, str], bytes]] = [
     ("DELETE", "/hello", {}, b""),
     ("GET", "/missing", {}, b""),
     ("GET", "/hello?x=1&y", {}, b""),
+    ("GET", "/hello", {"Expect": "fancy"}, b""),
+    ("POST", "/echo", {"Content-Type": "text/plain; charset=latin-1"}, "grüße".encode("latin-1")),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from webduo.core.http import HTTPError, Response
 
@@ -31,6 +31,22 @@ def response_for_exception(exc: BaseException, request_id: str) -> Response:
         return error_response(exc, request_id)
     logger.error("unhandled error in request %s", request_id, exc_info=exc)
     return error_response(HTTPError(500, "The server failed to handle this request."), request_id)
+
+
+def unsupported_expectation(expectations: str) -> HTTPError | None:
+    """417 for an ``Expect`` other than ``100-continue`` (RFC 9110 §10.1.1), else ``None``."""
+    for expectation in (part.strip().lower() for part in expectations.split(",")):
+        if expectation and expectation != "100-continue":
+            return HTTPError(417, f"Unsupported expectation {expectation!r}; only 100-continue is.")
+    return None
+
+
+# The answer when even the error path failed (a broken middleware, an unencodable header):
+# fixed bytes, so an engine always has something valid to send.
+LAST_RESORT_STATUS: Final = 500
+LAST_RESORT_BODY: Final = (
+    b'{"error":{"status":500,"message":"Internal Server Error","detail":"Response failed.","request_id":""}}'
+)
 
 
 def body_too_large(limit: int) -> HTTPError:

@@ -141,7 +141,10 @@ class Response:
     @classmethod
     def json(cls, payload: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:
         """A JSON response, serialised compactly and deterministically (both engines agree byte for byte)."""
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        # A lone surrogate (a client's undecodable byte, kept by surrogateescape) cannot be UTF-8;
+        # inside a JSON string its backslash escape is valid JSON for the same code point.
+        body = text.encode("utf-8", "backslashreplace")
         return cls(status, Headers.of([("Content-Type", JSON_CONTENT_TYPE), *headers]), body)
 
     def with_header(self, name: str, value: str) -> Response:

@@ -9,6 +9,11 @@ from typing import Final
 
 # The kernel queues this many finished handshakes per listening socket (capped by somaxconn).
 BACKLOG: Final = 2048
+# After an error response, read and drop what the client is still sending for this long before
+# closing: closing with unread data makes the kernel send RST, which can destroy the response
+# before the client reads it (RFC 9112 §9.6, "lingering close").
+# Both engines use it: the sync worker itself, aiohttp as its lingering_time.
+LINGER_SECONDS: Final = 2.0
 
 
 def open_listener(host: str, port: int, *, defer_accept: float | None = None) -> socket.socket:

@@ -15,19 +15,20 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from webduo.core.app import App, Exchange, build_app
 from webduo.core.effects import Runtime, run_async
-from webduo.core.errors import body_too_large
+from webduo.core.errors import LAST_RESORT_BODY, LAST_RESORT_STATUS, body_too_large, unsupported_expectation
 from webduo.core.http import Headers, HTTPError, Request, Response
 from webduo.core.routes import build_routes
 from webduo.core.routing import Route, method_not_allowed, not_found
 from webduo.core.services import async_services
-from webduo.engines.listener import open_listener
+from webduo.engines.listener import LINGER_SECONDS, open_listener
 from webduo.engines.prefork import Master, record_stop_signals
 from webduo.settings import Settings
 
@@ -52,15 +53,19 @@ def create_app(settings: Settings) -> web.Application:
             "max_line_size": settings.max_request_line,
             "max_headers": settings.max_header_count,
             "max_field_size": settings.max_header_block,
+            # Drain a refused body for at most as long as the sync engine lingers (aiohttp: 10 s).
+            "lingering_time": LINGER_SECONDS,
         },
     )
     app[CORE_APP] = core
     app[SETTINGS] = settings
     for route in core.routes:
         if route.method == "GET":
-            app.router.add_get(route.path, route_handler(route), name=route.name)  # HEAD comes with GET
+            app.router.add_get(route.path, route_handler(route), name=route.name, expect_handler=expect_continue)
         else:
-            app.router.add_route(route.method, route.path, route_handler(route), name=route.name)
+            app.router.add_route(
+                route.method, route.path, route_handler(route), name=route.name, expect_handler=expect_continue
+            )
     app.cleanup_ctx.append(services_context)
     return app
 
@@ -79,13 +84,22 @@ async def core_middleware(request: web.Request, handler: Handler) -> web.StreamR
     exchange = core.begin(to_core_request(request))
     request[EXCHANGE] = exchange
     outcome: Response | BaseException
+    refused = unsupported_expectation(request.headers.get(hdrs.EXPECT, ""))
     try:
+        if refused is not None:
+            raise refused
         outcome = core_response_of(await handler(request))
     except web.HTTPException as framework_error:
         outcome = translate_framework_error(framework_error, request)
     except Exception as exc:
         outcome = exc
-    response = to_aiohttp_response(core.complete(exchange, outcome))
+    try:
+        response = to_aiohttp_response(core.complete(exchange, outcome))
+    except Exception:
+        logger.exception("the app failed to answer %s %s", request.method, request.path)
+        response = web.Response(status=LAST_RESORT_STATUS, body=LAST_RESORT_BODY, content_type="application/json")
+        response.force_close()
+        return response
     if response.status == 413:
         # The body was refused unread: draining up to a gigabyte just to keep the connection is
         # not worth it, so close it — as the sync engine does.
@@ -109,6 +123,17 @@ def core_response_of(result: web.StreamResponse) -> Response:
     if not isinstance(result, CoreResult):
         raise TypeError(f"route handlers return CoreResult, got {type(result).__name__}")
     return result.core
+
+
+async def expect_continue(request: web.Request) -> None:
+    """Answer ``Expect: 100-continue`` with 100 and let anything else through to the middleware.
+
+    aiohttp's default expect handler runs before the middleware and refuses other expectations
+    with its own plain-text 417; the middleware refuses them instead, in the shared envelope.
+    """
+    if request.version == HttpVersion11 and request.headers.get(hdrs.EXPECT, "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the 100 is not part of the response proper
 
 
 def route_handler(route: Route) -> Handler:
@@ -146,10 +171,20 @@ def to_core_request(request: web.Request) -> Request:
         method=request.method,
         path=request.path,
         query_string=request.rel_url.raw_query_string,
-        headers=Headers.of(request.headers.items()),
+        headers=Headers.of((name, as_latin1(value)) for name, value in request.headers.items()),
         http_version=f"{request.version.major}.{request.version.minor}",
         client=request.remote or "",
     )
+
+
+def as_latin1(value: str) -> str:
+    """A header value as the sync parser sees it: each byte one character (ISO-8859-1).
+
+    aiohttp decodes values as UTF-8 and keeps undecodable bytes as lone surrogates, which no
+    response can encode; re-reading the original bytes as Latin-1 gives both engines the same
+    string for the same bytes. ASCII, the usual case, is returned as it is.
+    """
+    return value if value.isascii() else value.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def to_aiohttp_response(response: Response) -> web.Response:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
-from webduo.core.errors import body_too_large
+from webduo.core.errors import body_too_large, unsupported_expectation
 from webduo.core.http import Headers, HTTPError, Request
 from webduo.settings import Settings
 
@@ -380,13 +380,11 @@ class RequestParser:
         else:
             keep_alive = "keep-alive" in connection and "close" not in connection
 
-        expect_continue = False
-        for expectation in expectations:
-            if expectation == "100-continue":
-                # RFC 9110 §10.1.1: a server MUST ignore 100-continue from an HTTP/1.0 client.
-                expect_continue = version == "1.1"
-            elif expectation:
-                raise ProtocolError(417, f"Unsupported expectation {expectation!r}; only 100-continue is.")
+        refused = unsupported_expectation(",".join(expectations))
+        if refused is not None:
+            raise ProtocolError(refused.status, refused.detail)
+        # RFC 9110 §10.1.1: a server MUST ignore 100-continue from an HTTP/1.0 client.
+        expect_continue = version == "1.1" and "100-continue" in expectations
 
         return RequestHead(
             method=method,

@@ -8,6 +8,7 @@ from typing import Final
 
 from webduo.core.app import App
 from webduo.core.effects import Runtime, run_sync
+from webduo.core.errors import LAST_RESORT_BODY
 from webduo.core.http import Request, Response
 from webduo.engines.sync.parser import Message, ProtocolError
 from webduo.engines.sync.writer import serialize_response
@@ -15,14 +16,10 @@ from webduo.engines.sync.writer import serialize_response
 
 logger = logging.getLogger("webduo.sync")
 
-# The answer when even the error path failed (a broken middleware, an unserialisable header):
-# static bytes, so a worker always has something valid to send before it closes.
-_LAST_RESORT_BODY: Final = (
-    b'{"error":{"status":500,"message":"Internal Server Error","detail":"Response failed.","request_id":""}}'
-)
+# The answer when even the error path failed: static bytes, sent before the connection closes.
 LAST_RESORT: Final = (
     b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
-    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_LAST_RESORT_BODY), _LAST_RESORT_BODY)
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(LAST_RESORT_BODY), LAST_RESORT_BODY)
 )
 
 

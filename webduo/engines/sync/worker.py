@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
+from webduo.engines.listener import LINGER_SECONDS
 from webduo.engines.sync.parser import NEED_DATA, Message, ParserLimits, ProtocolError, RequestHead, RequestParser
 from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.writer import CONTINUE
@@ -50,10 +51,6 @@ ACCEPT_BATCH: Final = 8
 PIPELINE_BURST: Final = 16
 # How often deadlines are checked: they are enforced to within this much.
 SWEEP_INTERVAL: Final = 0.1
-# After an error response, read and drop what the client is still sending for this long before
-# closing: closing with unread data makes the kernel send RST, which can destroy the response
-# before the client reads it (RFC 9112 §9.6, "lingering close").
-LINGER_SECONDS: Final = 2.0
 
 
 class GracePeriodOver(BaseException):
