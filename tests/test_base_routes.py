@@ -207,3 +207,25 @@ def test_an_unsupported_expectation_is_417_in_the_envelope(client: httpx.Client)
     assert response.status_code == 417
     assert error_of(response)["detail"] == "Unsupported expectation 'fancy'; only 100-continue is."
     assert "x-powered-by" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("charset", "body", "status"),
+    [
+        ("undefined", b"x", 400),  # a codec that refuses every input
+        ("rot13", b"x", 415),
+        ("no-such-charset", b"x", 415),
+        ("utf-7", b"+2AA-", 400),  # decodes to a lone surrogate
+        ("unicode_escape", b"\\ud800", 400),
+    ],
+)
+def test_echo_refuses_charsets_that_are_not_text(client: httpx.Client, charset: str, body: bytes, status: int) -> None:
+    response = client.post("/echo", content=body, headers={"Content-Type": f"text/plain; charset={charset}"})
+    assert response.status_code == status
+    assert error_of(response)["status"] == status
+
+
+def test_a_control_character_in_the_path_cannot_forge_a_log_line(client: httpx.Client, server: RunningServer) -> None:
+    assert client.get("/forged%0A%5B00:00:00%5D%20INFO%20fake").status_code == 404
+    assert "\n[00:00:00] INFO fake" not in server.log_text()
+    assert "/forged\\x0a[00:00:00] INFO fake" in server.log_text()

@@ -7,6 +7,7 @@ import logging
 
 from rich.console import Console
 
+from webduo.core.app import printable
 from webduo.core.logs import ConsoleHandler
 
 
@@ -56,3 +57,8 @@ def test_a_traceback_elsewhere_is_plain_and_follows_its_line() -> None:
     assert lines[0].endswith("] ERROR    [async] webduo.access: boom")
     assert lines[1] == "Traceback (most recent call last):"
     assert lines[-1] == "ZeroDivisionError: division by zero"
+
+
+def test_printable_escapes_control_characters_only() -> None:
+    assert printable("/a b/ü") == "/a b/ü"
+    assert printable("/x\r\ny\x00\x7f") == "/x\\x0d\\x0ay\\x00\\x7f"

@@ -131,7 +131,7 @@ def test_wmo_codes_cover_the_recorded_table_and_default_to_unknown() -> None:
 
 
 def test_query_parses_strings_from_a_query_string() -> None:
-    query = WeatherQuery.from_query({"lat": ["-33.9"], "lon": ["151.2"], "units": ["imperial"], "extra": ["x"]})
+    query = WeatherQuery.from_query({"lat": ["-33.9"], "lon": ["151.2"], "units": ["imperial"]})
     assert (query.lat, query.lon, query.units) == (-33.9, 151.2, "imperial")
     assert WeatherQuery.from_query({"lat": ["90"], "lon": ["-180"]}).units == "metric"
 
@@ -147,6 +147,7 @@ def test_query_parses_strings_from_a_query_string() -> None:
         ({"lat": ["nan"], "lon": ["inf"]}, [(["lat"], "finite_number"), (["lon"], "finite_number")]),
         ({"lat": ["1", "2"], "lon": ["0"]}, [(["lat"], "float_type")]),
         ({"lat": ["1"], "lon": ["0"], "units": ["kelvin"]}, [(["units"], "literal_error")]),
+        ({"lat": ["1"], "lon": ["0"], "unit": ["imperial"]}, [(["unit"], "extra_forbidden")]),
     ],
 )
 def test_invalid_queries_list_each_field_error(params: dict[str, list[str]], expected: list[Any]) -> None:

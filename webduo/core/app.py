@@ -15,9 +15,11 @@ and writes ``response`` back. Everything between is the same code for both engin
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from webduo.core.effects import EndpointResult
 from webduo.core.errors import response_for_exception
@@ -62,13 +64,21 @@ class App:
         access_logger.info(
             "%s %s %d %dB %.1fms id=%s",
             request.method,
-            request.path,
+            printable(request.path),
             response.status,
             len(response.body),
             elapsed_ms,
             request.request_id,
         )
         return response
+
+
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: a decoded ``%0A`` in a path must not forge a log line."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text) if _CONTROL.search(text) else text
 
 
 def build_app(routes: RouteTable, header_name: str, header_value: str) -> App:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import math
 from typing import Any, Final
@@ -98,8 +99,16 @@ def decode_text(request: Request) -> str:
         if name.strip().lower() == "charset" and value.strip():
             charset = value.strip().strip('"')
     try:
-        return request.body.decode(charset)
+        if not codecs.lookup(charset)._is_text_encoding:  # rot13, base64, zlib: codecs, not charsets
+            raise LookupError(charset)
     except LookupError:
         raise HTTPError(415, f"Unknown charset {charset!r}.") from None
+    try:
+        text = request.body.decode(charset)
+        # utf-7 or unicode_escape can decode to a lone surrogate: not text that UTF-8 can carry.
+        text.encode("utf-8")
     except UnicodeDecodeError as exc:
         raise HTTPError(400, f"Body is not valid {charset}: {exc.reason} at byte {exc.start}.") from None
+    except UnicodeError as exc:
+        raise HTTPError(400, f"Body is not valid {charset}: {exc}.") from None
+    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,17 +23,20 @@ class QueryModel(BaseModel):
 Q = TypeVar("Q", bound=QueryModel)
 
 
-def parse_query(model: type[Q], request: Request) -> Q:
-    """``request``'s query string as ``model``; a 422 whose detail is pydantic's field errors.
-
-    A name given once is passed as its string, a repeated one as the list of its values, so
-    ``?n=1&n=2`` fails the ``int`` field instead of one value winning silently.
-    """
-    raw: dict[str, Any] = {key: values[0] if len(values) == 1 else values for key, values in request.query.items()}
+def parse_query(model: type[Q], request: Request, message: str | None = None) -> Q:
+    """``request``'s query string as ``model``; a 422 (with ``message``) listing pydantic's field errors."""
     try:
-        return model.model_validate(raw)
+        return model.model_validate(query_fields(request.query))
     except ValidationError as exc:
-        raise HTTPError(422, field_errors(exc)) from None
+        raise HTTPError(422, field_errors(exc), message=message) from None
+
+
+def query_fields(query: Mapping[str, list[str]]) -> dict[str, Any]:
+    """A name given once as its string, a repeated one as the list of its values.
+
+    So ``?n=1&n=2`` fails an ``int`` field instead of one value winning silently.
+    """
+    return {key: values[0] if len(values) == 1 else values for key, values in query.items()}
 
 
 def field_errors(error: ValidationError) -> list[dict[str, Any]]:

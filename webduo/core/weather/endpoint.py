@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from webduo.core.effects import Effect, EndpointResult, Runtime, perform
 from webduo.core.http import HTTPError, Request, Response
-from webduo.core.query import field_errors
+from webduo.core.query import parse_query
 from webduo.core.weather.client import AsyncWeatherClient, Lookup, WeatherClient
 from webduo.core.weather.errors import WeatherError
 from webduo.core.weather.models import WeatherQuery, WeatherReport
@@ -33,10 +31,7 @@ class FetchWeather(Effect[Lookup]):
 
 def weather(request: Request) -> EndpointResult:
     """``?lat=..&lon=..[&units=metric|imperial]`` -> a :class:`WeatherReport`, ``X-Cache: HIT|MISS``."""
-    try:
-        query = WeatherQuery.from_query(request.query)
-    except ValidationError as exc:
-        raise HTTPError(422, field_errors(exc), message="Invalid weather query") from None
+    query = parse_query(WeatherQuery, request, message="Invalid weather query")
     logger.info("weather query %s: %s", request.request_id, query)
     try:
         lookup = yield from perform(FetchWeather(query))

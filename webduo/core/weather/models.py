@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from webduo.core.query import QueryModel, query_fields
 from webduo.core.weather.codes import describe
 
 
@@ -26,10 +27,10 @@ UNIT_PARAMETERS: Final[Mapping[Units, tuple[tuple[str, str], ...]]] = {
 }
 
 
-class WeatherQuery(BaseModel):
-    """Where and in which units: ``?lat=..&lon=..[&units=metric|imperial]``."""
+class WeatherQuery(QueryModel):
+    """Where and in which units: ``?lat=..&lon=..[&units=metric|imperial]``; other names are refused."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     lat: float = Field(ge=-90, le=90, description="Latitude in degrees, north positive.")
     lon: float = Field(ge=-180, le=180, description="Longitude in degrees, east positive.")
@@ -38,8 +39,7 @@ class WeatherQuery(BaseModel):
     @classmethod
     def from_query(cls, query: Mapping[str, list[str]]) -> WeatherQuery:
         """Parse a request's query; a repeated key stays a list, so pydantic rejects it as not a number."""
-        fields = {key: values[0] if len(values) == 1 else values for key, values in query.items()}
-        return cls.model_validate(fields)
+        return cls.model_validate(query_fields(query))
 
     @classmethod
     def of(cls, latitude: float, longitude: float, units: str = "metric") -> WeatherQuery:
