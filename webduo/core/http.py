@@ -67,10 +67,6 @@ class Headers:
         kept.append((name, value))
         return Headers(tuple(kept))
 
-    def with_default(self, name: str, value: str) -> Headers:
-        """A copy with ``name`` set to ``value`` unless it is already present."""
-        return self if name in self else Headers((*self.items, (name, value)))
-
 
 @dataclass(frozen=True, slots=True)
 class Request:
