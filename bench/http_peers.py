@@ -107,7 +107,6 @@ class Target:
     commands: Callable[[int], list[list[str]]]  # port -> the commands to start, one process each
     env: tuple[tuple[str, str], ...] = ()
     expect_children: int = 0  # a master that forks this many workers
-    fallback_processes: bool = False  # if the engine does not fork, start `processes` copies instead
 
 
 def webduo(mode: str, *options: str) -> Callable[[int], list[list[str]]]:
@@ -137,7 +136,7 @@ TARGETS: Final = (
     Target("gunicorn gthread -w2 -t4", 2, gunicorn("-w", "2", "-k", "gthread", "--threads", "4"), expect_children=2),
     Target("ThreadingHTTPServer", 1, this_script("serve-threading")),
     Target("webduo async -w1", 1, webduo("async", "--workers", "1"), QUIET),
-    Target("webduo async -w2", 2, webduo("async", "--workers", "2"), QUIET, expect_children=2, fallback_processes=True),
+    Target("webduo async -w2", 2, webduo("async", "--workers", "2"), QUIET, expect_children=2),
     Target("aiohttp bare x1", 1, this_script("serve-aiohttp")),
     Target("aiohttp bare x2", 2, this_script("serve-aiohttp", copies=2)),
 )
@@ -161,7 +160,6 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: dict[str, int]
-    note: str = ""
 
     @property
     def error_total(self) -> int:
@@ -208,11 +206,10 @@ def _cmdline(pid: int) -> bytes:
 
 
 @contextmanager
-def running(target: Target, port: int, logs: Path) -> Iterator[str]:
-    """Start ``target`` on ``port``; yields a note on how it was started. Stopped with SIGTERM."""
+def running(target: Target, port: int, logs: Path) -> Iterator[None]:
+    """Start ``target`` on ``port``; stopped with SIGTERM on exit."""
     env = {**os.environ, **dict(target.env)}
     processes: list[subprocess.Popen[bytes]] = []
-    note = ""
 
     def start(command: list[str]) -> None:
         log = (logs / f"{KEYS[target.name]}-{len(processes)}.log").open("wb")
@@ -224,15 +221,9 @@ def running(target: Target, port: int, logs: Path) -> Iterator[str]:
         wait_until_serving(port, processes)
         if target.expect_children:
             time.sleep(0.5)  # let the master fork the rest
-            # No children at all: this engine serves from one process whatever --workers says.
             if not worker_children(processes[0].pid):
-                if not target.fallback_processes:
-                    raise RuntimeError(f"{target.name}: expected {target.expect_children} worker processes")
-                for _ in range(target.processes - 1):
-                    start(target.commands(port)[0])
-                note = f"engine runs one process; {target.processes} started with reuse_port"
-                time.sleep(1.0)
-        yield note
+                raise RuntimeError(f"{target.name}: expected {target.expect_children} worker processes")
+        yield
     finally:
         for process in processes:
             if process.poll() is None:
@@ -257,7 +248,7 @@ def wrk(port: int, connections: int, seconds: float, script: Path, threads: int 
 
 def measure(target: Target, connections: int, seconds: float, script: Path, logs: Path) -> Result:
     port = free_port()
-    with running(target, port, logs) as note:
+    with running(target, port, logs):
         wrk(port, connections, 2, script)  # warm-up: imports, caches, TCP slow start
         report = wrk(port, connections, seconds, script)
     errors = {kind: report[kind] for kind in ("connect", "read", "write", "status", "timeout") if report[kind]}
@@ -268,7 +259,6 @@ def measure(target: Target, connections: int, seconds: float, script: Path, logs
         p99_ms=report["p99_us"] / 1000,
         max_ms=report["max_us"] / 1000,
         errors=errors,
-        note=note,
     )
 
 
@@ -321,8 +311,7 @@ def table(results: Sequence[Result], connections: int, seconds: float) -> str:
             f"| {result.target.name} | {result.target.processes} | {result.rps:,.0f} | {result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {result.max_ms:.1f} | {errors} | {ratio} |"
         )
-    notes = [f"- {result.target.name}: {result.note}" for result in results if result.note]
-    lines += ["", *notes, *goals(by_key)]
+    lines += ["", *goals(by_key)]
     return "\n".join(lines)
 
 

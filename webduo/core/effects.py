@@ -70,38 +70,45 @@ def perform(effect: Effect[T]) -> Generator[Effect[Any], Any, T]:
     return cast(T, result)
 
 
+def resume(endpoint: EndpointResult, outcome: Any = None, failure: Exception | None = None) -> Effect[Any] | Response:
+    """Hand the endpoint its last effect's result (or failure); get its next effect or its response.
+
+    The one step both drivers share: they differ only in how they perform the effect between.
+    """
+    try:
+        return endpoint.send(outcome) if failure is None else endpoint.throw(failure)
+    except StopIteration as done:
+        return cast(Response, done.value)
+
+
 def run_sync(result: EndpointResult | Response, runtime: Runtime) -> Response:
     """Drive an endpoint to its response, performing every effect by blocking."""
     if isinstance(result, Response):
         return result
-    outcome: Any = None
-    failure: BaseException | None = None
-    while True:
+    step = resume(result)
+    while not isinstance(step, Response):
         try:
-            effect = result.send(outcome) if failure is None else result.throw(failure)
-        except StopIteration as done:
-            return cast(Response, done.value)
-        try:
-            outcome, failure = effect.run_sync(runtime), None
+            outcome = step.run_sync(runtime)
         except Exception as exc:
-            outcome, failure = None, exc
+            step = resume(result, failure=exc)
+        else:
+            step = resume(result, outcome)
+    return step
 
 
 async def run_async(result: EndpointResult | Response, runtime: Runtime) -> Response:
     """Drive an endpoint to its response, performing every effect by awaiting."""
     if isinstance(result, Response):
         return result
-    outcome: Any = None
-    failure: BaseException | None = None
-    while True:
+    step = resume(result)
+    while not isinstance(step, Response):
         try:
-            effect = result.send(outcome) if failure is None else result.throw(failure)
-        except StopIteration as done:
-            return cast(Response, done.value)
-        try:
-            outcome, failure = await effect.run_async(runtime), None
+            outcome = await step.run_async(runtime)
         except Exception as exc:
-            outcome, failure = None, exc
+            step = resume(result, failure=exc)
+        else:
+            step = resume(result, outcome)
+    return step
 
 
 @dataclass(frozen=True, slots=True)
