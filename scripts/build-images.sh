@@ -218,7 +218,7 @@ check_image() {
     # chroot isolation shares the host's PID namespace, hence unshare; setpriv then drops to the
     # image's USER exactly as the runtime would.
     buildah run --isolation chroot --network host "$ctr" -- \
-        python3 -m webduo.core.weather.fake --port "$stub_port" >"$WORK/$mode.stub.log" 2>&1 &
+        python3 -m webduo.testing.openmeteo --port "$stub_port" >"$WORK/$mode.stub.log" 2>&1 &
     local stub=$!
     SERVERS+=("$stub")
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.servers import ENGINES, RunningServer, run_server
 from tests.weather.support import SLOW_SECONDS, fast_env
-from webduo.core.weather.fake import FakeOpenMeteo
+from webduo.testing.openmeteo import FakeOpenMeteo
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import logging
 from rich.console import Console
 
 from webduo.core.app import printable
-from webduo.core.logs import ConsoleHandler
+from webduo.engines.logs import ConsoleHandler
 
 
 def record(message: str, level: int = logging.INFO, exc: BaseException | None = None) -> logging.LogRecord:

@@ -17,7 +17,8 @@ from webduo.core.app import App, build_app
 from webduo.core.effects import Runtime, run_async, run_sync
 from webduo.core.http import Request, Response
 from webduo.core.routes import build_routes
-from webduo.core.services import async_services, sync_services
+from webduo.engines.aio.services import async_services
+from webduo.engines.sync.services import sync_services
 from webduo.settings import Settings
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from webduo.core.weather.fake import FakeOpenMeteo
 from webduo.core.weather.models import Forecast, WeatherQuery, WeatherReport
 from webduo.core.weather.recorded import recorded
+from webduo.testing.openmeteo import FakeOpenMeteo
 
 
 def canonical(payload: Any) -> bytes:

@@ -145,7 +145,8 @@ def weather(
     """Show the current weather at coordinates or a named place (data by Open-Meteo.com)."""
     from rich.console import Console
 
-    from webduo.core.weather.command import CommandError, fetch_report, report_table
+    from webduo.core.weather.command import CommandError, fetch_report
+    from webduo.weather_table import report_table
 
     settings = load_settings(weather_url=weather_url, geocoding_url=geocoding_url)
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webduo.core.weather.fake import FakeOpenMeteo
 from webduo.settings import Settings
+from webduo.testing.openmeteo import FakeOpenMeteo
 
 
 # Small but not tiny: a loaded 2-core CI box must still answer a healthy request within them.

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from tests.servers import free_port
 from tests.weather.support import fast_env
 from webduo.cli import app
-from webduo.core.weather.fake import FakeOpenMeteo
 from webduo.core.weather.models import WeatherReport
+from webduo.testing.openmeteo import FakeOpenMeteo
 
 
 def invoke(fake: FakeOpenMeteo, *args: str) -> tuple[int, str]:

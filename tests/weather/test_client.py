@@ -14,10 +14,10 @@ from tests.servers import free_port
 from tests.weather.support import fast_settings
 from webduo.core.weather.client import AsyncWeatherClient, Lookup, WeatherClient
 from webduo.core.weather.errors import WeatherError
-from webduo.core.weather.fake import FakeOpenMeteo
 from webduo.core.weather.models import Place, WeatherQuery, WeatherReport
 from webduo.core.weather.recorded import recorded
 from webduo.settings import Settings
+from webduo.testing.openmeteo import FakeOpenMeteo
 
 
 BERLIN = WeatherQuery.of(52.52, 13.41)

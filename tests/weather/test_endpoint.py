@@ -19,10 +19,10 @@ from webduo.core.effects import Runtime, run_async, run_sync
 from webduo.core.http import Headers, Request, Response
 from webduo.core.routes import build_routes
 from webduo.core.weather.client import AsyncWeatherClient, WeatherClient
-from webduo.core.weather.fake import FakeOpenMeteo
 from webduo.core.weather.models import Forecast, WeatherQuery, WeatherReport
 from webduo.core.weather.recorded import recorded
 from webduo.settings import Settings
+from webduo.testing.openmeteo import FakeOpenMeteo
 
 
 APP = build_app(build_routes(), "X-Powered-By", "webduo/test")

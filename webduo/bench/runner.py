@@ -39,7 +39,7 @@ LOCUST_GRACE: Final = 30.0
 STOP_TIMEOUT_S: Final = 2
 TICK: Final = 0.25
 PREFIX: Final = "locust"
-WEATHER_STAND_IN: Final = "webduo.core.weather.fake"
+WEATHER_STAND_IN: Final = "webduo.testing.openmeteo"
 
 
 class BenchFailed(RuntimeError):

@@ -2,5 +2,5 @@
 
 Modules: :mod:`.models` (pydantic shapes in and out), :mod:`.codes` (WMO descriptions),
 :mod:`.retry` (the retry plan), :mod:`.client` (blocking and async clients), :mod:`.cache`,
-:mod:`.endpoint` (the route) and :mod:`.fake` (a local Open-Meteo stand-in).
+:mod:`.endpoint` (the route). The local Open-Meteo stand-in is :mod:`webduo.testing.openmeteo`.
 """

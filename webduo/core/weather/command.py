@@ -1,4 +1,4 @@
-"""``webduo weather``: a report for coordinates or a place name, as a rich table or JSON."""
+"""``webduo weather`` without the printing: a report for coordinates or a place name, or a one-line error."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from typing import Final
 
 import httpx
 from pydantic import ValidationError
-from rich.table import Table
 
 from webduo.core.query import field_errors
 from webduo.core.weather.client import WeatherClient
 from webduo.core.weather.errors import WeatherError
-from webduo.core.weather.models import ATTRIBUTION, Place, WeatherQuery, WeatherReport
+from webduo.core.weather.models import Place, WeatherQuery, WeatherReport
 from webduo.settings import Settings
 
 
@@ -69,35 +68,3 @@ def _resolve(client: WeatherClient, city: str, country: str | None) -> Place:
         shown = "; ".join(f"{p.label} ({p.country_code}, {p.latitude:.2f}, {p.longitude:.2f})" for p in places)
         raise CommandError(f"{city!r} is ambiguous{where}: {shown}. Narrow it with --country, or use --lat/--lon.")
     return places[0]
-
-
-def _value(value: float | None, unit: str | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:g} {unit}".rstrip() if unit else f"{value:g}"
-
-
-def report_table(report: WeatherReport) -> Table:
-    """The report as a two-column table, units beside the values."""
-    units = report.units
-    where = report.place or f"{report.requested.latitude:g}, {report.requested.longitude:g}"
-    table = Table(title=f"Weather at {where}", caption=ATTRIBUTION, show_header=False)
-    table.add_column("quantity", style="bold")
-    table.add_column("value")
-    rows = [
-        ("Conditions", f"{report.weather} (WMO {report.weather_code if report.weather_code is not None else '-'})"),
-        ("Observed", f"{report.observed_at.isoformat()} ({report.timezone})"),
-        ("Temperature", _value(report.temperature, units.temperature)),
-        ("Feels like", _value(report.apparent_temperature, units.temperature)),
-        ("Humidity", _value(report.humidity, units.humidity)),
-        ("Precipitation", _value(report.precipitation, units.precipitation)),
-        ("Cloud cover", _value(report.cloud_cover, units.cloud_cover)),
-        ("Pressure", _value(report.pressure, units.pressure)),
-        ("Wind", _value(report.wind_speed, units.wind_speed)),
-        ("Wind from", _value(report.wind_direction, units.wind_direction)),
-        ("Gusts", _value(report.wind_gusts, units.wind_speed)),
-        ("Grid cell", f"{report.grid.latitude:g}, {report.grid.longitude:g} ({_value(report.elevation, 'm')})"),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table

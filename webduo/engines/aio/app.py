@@ -27,7 +27,7 @@ from webduo.core.errors import LAST_RESORT_BODY, LAST_RESORT_STATUS, body_too_la
 from webduo.core.http import Headers, HTTPError, Request, Response
 from webduo.core.routes import build_routes
 from webduo.core.routing import Route, method_not_allowed, not_found
-from webduo.core.services import async_services
+from webduo.engines.aio.services import async_services
 from webduo.engines.listener import LINGER_SECONDS, open_listener
 from webduo.engines.prefork import Master, record_stop_signals
 from webduo.settings import Settings
@@ -215,8 +215,8 @@ def serve(settings: Settings) -> None:
     ``--workers N`` pre-forks N event-loop processes on one listening socket, with the same
     master as the sync engine, so the two are compared with the same process model.
     """
-    from webduo.core.logs import configure_logging
     from webduo.engines.banner import print_banner
+    from webduo.engines.logs import configure_logging
 
     early_signals = record_stop_signals()
     configure_logging(settings.log_level, ENGINE)

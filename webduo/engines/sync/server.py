@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from typing import Final
 
 from webduo.core.app import build_app
-from webduo.core.logs import configure_logging
 from webduo.core.routes import build_routes
-from webduo.core.services import sync_services
 from webduo.engines.banner import print_banner
 from webduo.engines.listener import open_listener as bind
+from webduo.engines.logs import configure_logging
 from webduo.engines.prefork import Master, record_stop_signals
 from webduo.engines.sync.responder import Responder
+from webduo.engines.sync.services import sync_services
 from webduo.engines.sync.worker import Worker
 from webduo.settings import Settings
 

@@ -2,7 +2,7 @@
 
 Run it alone for an offline demo or the bench::
 
-    python -m webduo.core.weather.fake --port 8099
+    python -m webduo.testing.openmeteo --port 8099
     webduo serve --mode both --weather-url http://127.0.0.1:8099/v1/forecast
 
 or in-process from tests with :class:`FakeOpenMeteo` (a thread of its own). It answers
@@ -273,7 +273,7 @@ class FakeOpenMeteo:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m webduo.core.weather.fake", description=(__doc__ or "").split("\n")[0]
+        prog="python -m webduo.testing.openmeteo", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)

@@ -1,0 +1,1 @@
+"""Test support that ships with the package: the local Open-Meteo stand-in."""
