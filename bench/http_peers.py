@@ -1,14 +1,18 @@
 """GET /hello under ``wrk``, side by side: webduo's engines against the servers people compare them with.
 
-Run from the repository root (takes ~2 minutes; loopback only, every run bounded)::
+Run from the repository root (loopback only, every run bounded; ~4 minutes with the defaults)::
 
-    .venv/bin/python bench/http_peers.py [--duration 10] [--connections 64] [--only sync,gthread]
+    .venv/bin/python bench/http_peers.py [--duration 5] [--rounds 3] [--connections 64] [--only async1,aiohttp1]
+    .venv/bin/python bench/http_peers.py --only async1,aiohttp1 --baseline ../webduo-0.1.0   # before/after
 
 Targets: webduo sync ``--workers 2``; gunicorn ``-w 2`` sync and gthread ``--threads 4`` serving a
 tiny WSGI app; the standard library's ``ThreadingHTTPServer``; webduo async with 1 and 2
-processes; bare aiohttp with 1 and 2 ``reuse_port`` processes. Each gets a short warm-up and then
-one measured ``wrk`` run; the table shows requests/s, latency percentiles, errors and the ratios
-the sync-engine issue sets as goals. Not a test: numbers depend on the machine.
+processes; bare aiohttp with 1 and 2 ``reuse_port`` processes. All selected targets run at once;
+each round measures each of them in turn with ``wrk -t1`` after a short warm-up, so a machine
+that is busier in one minute than the next tilts no comparison. The table shows the median round
+per target and the ratios the issues set as goals. ``--baseline DIR`` adds every selected webduo
+target again, run from another checkout (e.g. a ``git worktree`` of the last release), so a
+change is measured before and after in the same run. Not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -37,7 +41,7 @@ ROOT: Final = BENCH_DIR.parent
 HELLO: Final = b"Hello, World!"
 HELLO_HEADERS: Final = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(HELLO)))]
 GOAL_SYNC_OVER_GTHREAD: Final = 1.3
-GOAL_ASYNC_OVER_AIOHTTP: Final = 0.85
+GOAL_ASYNC_OVER_AIOHTTP: Final = 1.0
 GOAL_MAX_LATENCY_MS: Final = 1000.0
 
 # wrk reports through this Lua hook as one JSON line, instead of being scraped from its text.
@@ -107,6 +111,20 @@ class Target:
     commands: Callable[[int], list[list[str]]]  # port -> the commands to start, one process each
     env: tuple[tuple[str, str], ...] = ()
     expect_children: int = 0  # a master that forks this many workers
+    key: str = ""
+    checkout: Path = ROOT  # where webduo is imported from: this tree, or a baseline's
+
+    def from_checkout(self, checkout: Path) -> Target:
+        """The same target, running the webduo found in ``checkout``."""
+        return Target(
+            f"{self.name} (baseline)",
+            self.processes,
+            self.commands,
+            (*self.env, ("PYTHONPATH", str(checkout))),
+            self.expect_children,
+            f"{self.key}-base",
+            checkout,
+        )
 
 
 def webduo(mode: str, *options: str) -> Callable[[int], list[list[str]]]:
@@ -131,25 +149,22 @@ def this_script(role: str, copies: int = 1) -> Callable[[int], list[list[str]]]:
 
 QUIET: Final = (("WEBDUO_LOG_LEVEL", "WARNING"),)  # no per-request access log, like the peers
 TARGETS: Final = (
-    Target("webduo sync -w2", 2, webduo("sync", "--workers", "2"), QUIET, expect_children=2),
-    Target("gunicorn sync -w2", 2, gunicorn("-w", "2", "-k", "sync"), expect_children=2),
-    Target("gunicorn gthread -w2 -t4", 2, gunicorn("-w", "2", "-k", "gthread", "--threads", "4"), expect_children=2),
-    Target("ThreadingHTTPServer", 1, this_script("serve-threading")),
-    Target("webduo async -w1", 1, webduo("async", "--workers", "1"), QUIET),
-    Target("webduo async -w2", 2, webduo("async", "--workers", "2"), QUIET, expect_children=2),
-    Target("aiohttp bare x1", 1, this_script("serve-aiohttp")),
-    Target("aiohttp bare x2", 2, this_script("serve-aiohttp", copies=2)),
+    Target("webduo sync -w2", 2, webduo("sync", "--workers", "2"), QUIET, expect_children=2, key="sync"),
+    Target("gunicorn sync -w2", 2, gunicorn("-w", "2", "-k", "sync"), expect_children=2, key="gunicorn-sync"),
+    Target(
+        "gunicorn gthread -w2 -t4",
+        2,
+        gunicorn("-w", "2", "-k", "gthread", "--threads", "4"),
+        expect_children=2,
+        key="gthread",
+    ),
+    Target("ThreadingHTTPServer", 1, this_script("serve-threading"), key="threading"),
+    Target("webduo async -w1", 1, webduo("async", "--workers", "1"), QUIET, key="async1"),
+    Target("webduo async -w2", 2, webduo("async", "--workers", "2"), QUIET, expect_children=2, key="async2"),
+    Target("aiohttp bare x1", 1, this_script("serve-aiohttp"), key="aiohttp1"),
+    Target("aiohttp bare x2", 2, this_script("serve-aiohttp", copies=2), key="aiohttp2"),
 )
-KEYS: Final = {
-    "webduo sync -w2": "sync",
-    "gunicorn sync -w2": "gunicorn-sync",
-    "gunicorn gthread -w2 -t4": "gthread",
-    "ThreadingHTTPServer": "threading",
-    "webduo async -w1": "async1",
-    "webduo async -w2": "async2",
-    "aiohttp bare x1": "aiohttp1",
-    "aiohttp bare x2": "aiohttp2",
-}
+KEYS: Final = tuple(target.key for target in TARGETS)
 
 
 @dataclass(frozen=True)
@@ -212,8 +227,8 @@ def running(target: Target, port: int, logs: Path) -> Iterator[None]:
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(command: list[str]) -> None:
-        log = (logs / f"{KEYS[target.name]}-{len(processes)}.log").open("wb")
-        processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT))
+        log = (logs / f"{target.key}-{len(processes)}.log").open("wb")
+        processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=target.checkout))
 
     try:
         for command in target.commands(port):
@@ -236,7 +251,7 @@ def running(target: Target, port: int, logs: Path) -> Iterator[None]:
                 process.wait()
 
 
-def wrk(port: int, connections: int, seconds: float, script: Path, threads: int = 2) -> dict[str, int]:
+def wrk(port: int, connections: int, seconds: float, script: Path, threads: int = 1) -> dict[str, int]:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s", str(script)]
     output = subprocess.run(
         [*command, f"http://{HOST}:{port}/hello"], capture_output=True, text=True, check=True, timeout=seconds + 30
@@ -246,11 +261,9 @@ def wrk(port: int, connections: int, seconds: float, script: Path, threads: int 
     return parsed
 
 
-def measure(target: Target, connections: int, seconds: float, script: Path, logs: Path) -> Result:
-    port = free_port()
-    with running(target, port, logs):
-        wrk(port, connections, 2, script)  # warm-up: imports, caches, TCP slow start
-        report = wrk(port, connections, seconds, script)
+def measure(target: Target, port: int, connections: int, seconds: float, script: Path) -> Result:
+    wrk(port, connections, 1, script)  # warm-up: caches, TCP slow start, the other targets' leftovers
+    report = wrk(port, connections, seconds, script)
     errors = {kind: report[kind] for kind in ("connect", "read", "write", "status", "timeout") if report[kind]}
     return Result(
         target,
@@ -260,6 +273,11 @@ def measure(target: Target, connections: int, seconds: float, script: Path, logs
         max_ms=report["max_us"] / 1000,
         errors=errors,
     )
+
+
+def median(results: Sequence[Result]) -> Result:
+    """The round with the median throughput (the lower middle one for an even count)."""
+    return sorted(results, key=lambda result: result.rps)[(len(results) - 1) // 2]
 
 
 def ensure_wrk() -> None:
@@ -295,75 +313,108 @@ def machine() -> str:
     )
 
 
-def table(results: Sequence[Result], connections: int, seconds: float) -> str:
-    by_key = {KEYS[result.target.name]: result for result in results}
+def table(rounds: Sequence[dict[str, Result]], connections: int, seconds: float) -> str:
+    """The median round of each target, every round's req/s, and the goals, measured round by round."""
+    keys = list(rounds[0])
+    by_key = {key: median([one[key] for one in rounds]) for key in keys}
     gthread = by_key.get("gthread")
     lines = [
-        f"GET /hello, {connections} connections, {seconds:g} s per target, wrk -t2 (loopback)",
+        f"GET /hello, {connections} connections, wrk -t1, {seconds:g} s per target per round, "
+        f"{len(rounds)} interleaved round(s), median round shown (loopback)",
         "",
-        "| target | procs | req/s | p50 ms | p99 ms | max ms | errors | vs gthread |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| target | procs | req/s | every round | p50 ms | p99 ms | max ms | errors | vs gthread |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |",
     ]
-    for result in results:
+    for key, result in by_key.items():
         ratio = f"{result.rps / gthread.rps:.2f}x" if gthread else "-"
         errors = ", ".join(f"{kind} {count}" for kind, count in result.errors.items()) or "0"
+        each = " / ".join(f"{one[key].rps:,.0f}" for one in rounds)
         lines.append(
-            f"| {result.target.name} | {result.target.processes} | {result.rps:,.0f} | {result.p50_ms:.2f} | "
+            f"| {result.target.name} | {result.target.processes} | {result.rps:,.0f} | {each} | {result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {result.max_ms:.1f} | {errors} | {ratio} |"
         )
-    lines += ["", *goals(by_key)]
+    lines += ["", *goals(rounds)]
     return "\n".join(lines)
 
 
-def goals(by_key: dict[str, Result]) -> list[str]:
+def ratios(rounds: Sequence[dict[str, Result]], ours: str, theirs: str) -> list[float]:
+    """``ours / theirs`` in each round where both ran: the two were measured minutes apart at most."""
+    return [one[ours].rps / one[theirs].rps for one in rounds if ours in one and theirs in one]
+
+
+def goals(rounds: Sequence[dict[str, Result]]) -> list[str]:
     lines = [""]
-    sync, gthread = by_key.get("sync"), by_key.get("gthread")
-    if sync and gthread:
-        ratio = sync.rps / gthread.rps
+    sync_gthread = ratios(rounds, "sync", "gthread")
+    if sync_gthread:
+        sync = median([one["sync"] for one in rounds])
+        ratio = sorted(sync_gthread)[(len(sync_gthread) - 1) // 2]
         starved = sync.max_ms >= GOAL_MAX_LATENCY_MS or "timeout" in sync.errors
         verdict = "met" if ratio >= GOAL_SYNC_OVER_GTHREAD and not starved else "MISSED"
         lines.append(
             f"- goal webduo sync -w2 >= {GOAL_SYNC_OVER_GTHREAD}x gunicorn gthread -w2 -t4, max latency < 1 s, "
-            f"no timeouts: {ratio:.2f}x, max {sync.max_ms:.0f} ms, "
+            f"no timeouts: {ratio:.2f}x (median of rounds), max {sync.max_ms:.0f} ms, "
             f"timeouts {sync.errors.get('timeout', 0)} -> {verdict}"
         )
     for processes in (1, 2):
-        ours, bare = by_key.get(f"async{processes}"), by_key.get(f"aiohttp{processes}")
-        if ours and bare:
-            ratio = ours.rps / bare.rps
-            verdict = "met" if ratio >= GOAL_ASYNC_OVER_AIOHTTP else "MISSED"
+        for suffix in ("", "-base"):
+            per_round = ratios(rounds, f"async{processes}{suffix}", f"aiohttp{processes}")
+            if not per_round:
+                continue
+            middle = sorted(per_round)[(len(per_round) - 1) // 2]
+            verdict = "met" if middle >= GOAL_ASYNC_OVER_AIOHTTP else "MISSED"
+            shown = ", ".join(f"{ratio:.2f}" for ratio in per_round)
+            which = " (baseline)" if suffix else ""
             lines.append(
-                f"- goal webduo async x{processes} >= {GOAL_ASYNC_OVER_AIOHTTP}x bare aiohttp x{processes}: "
-                f"{ratio:.2f}x -> {verdict}"
+                f"- goal webduo async x{processes}{which} >= {GOAL_ASYNC_OVER_AIOHTTP}x bare aiohttp x{processes}: "
+                f"{middle:.2f}x median of rounds ({shown}) -> {verdict}"
             )
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per target (default 10)")
+    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per target per round (5)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported (3)")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
-    parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(KEYS.values())}")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(KEYS)}")
+    parser.add_argument("--baseline", type=Path, help="another webduo checkout to measure beside this one")
     args = parser.parse_args(argv)
     wanted = {key for key in args.only.split(",") if key}
-    unknown = wanted - set(KEYS.values())
+    unknown = wanted - set(KEYS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    if not 1 <= args.rounds <= 20 or not 1 <= args.duration <= 120:
+        parser.error("--rounds must be 1-20 and --duration 1-120 s")
+    if args.baseline is not None and not (args.baseline / "webduo" / "__init__.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no webduo package there")
+    targets = [target for target in TARGETS if not wanted or target.key in wanted]
+    if args.baseline is not None:
+        baseline = args.baseline.resolve()
+        targets += [target.from_checkout(baseline) for target in targets if target.name.startswith("webduo")]
     ensure_wrk()
-    results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="webduo-bench-") as scratch:
+    rounds: list[dict[str, Result]] = []
+    with tempfile.TemporaryDirectory(prefix="webduo-bench-") as scratch, ExitStack() as servers:
         script = Path(scratch) / "report.lua"
         script.write_text(WRK_REPORT)
-        for target in TARGETS:
-            if wanted and KEYS[target.name] not in wanted:
-                continue
-            print(f"-> {target.name} ...", file=sys.stderr, flush=True)
+        ports: dict[str, tuple[Target, int]] = {}
+        for target in targets:
+            port = free_port()
             try:
-                results.append(measure(target, args.connections, args.duration, script, Path(scratch)))
+                servers.enter_context(running(target, port, Path(scratch)))
             except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
-                print(f"   skipped: {exc}", file=sys.stderr)
+                print(f"   {target.name} skipped: {exc}", file=sys.stderr)
+                continue
+            ports[target.key] = (target, port)
+        for number in range(1, args.rounds + 1):
+            print(f"-> round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
+            rounds.append(
+                {
+                    key: measure(target, port, args.connections, args.duration, script)
+                    for key, (target, port) in ports.items()
+                }
+            )
     print(f"Machine: {machine()}\n")
-    print(table(results, args.connections, args.duration))
+    print(table(rounds, args.connections, args.duration))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from webduo.core.app import App, build_app
-from webduo.core.effects import Runtime, run_async, run_sync
+from webduo.core.effects import Runtime
 from webduo.core.http import Request, Response
 from webduo.core.routes import build_routes
 from webduo.engines.aio.services import async_services
@@ -40,21 +40,11 @@ async def async_runtime() -> AsyncIterator[Runtime]:
 
 
 def get_sync(app: App, runtime: Runtime, path: str, query: str = "") -> Response:
-    exchange = app.begin(Request("GET", path, query))
-    try:
-        outcome: Response | BaseException = run_sync(app.dispatch(exchange.request), runtime)
-    except Exception as exc:
-        outcome = exc
-    return app.complete(exchange, outcome)
+    return app.respond(Request("GET", path, query), runtime)
 
 
 async def get_async(app: App, runtime: Runtime, path: str, query: str = "") -> Response:
-    exchange = app.begin(Request("GET", path, query))
-    try:
-        outcome: Response | BaseException = await run_async(app.dispatch(exchange.request), runtime)
-    except Exception as exc:
-        outcome = exc
-    return app.complete(exchange, outcome)
+    return await app.arespond(Request("GET", path, query), runtime)
 
 
 def body(response: Response) -> Any:

@@ -117,7 +117,7 @@ def serve(
 
         serve_sync(settings)
     else:
-        from webduo.engines.aio.app import serve as serve_async
+        from webduo.engines.aio.server import serve as serve_async
 
         serve_async(settings)
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.weather.support import fast_settings
 from webduo.core.app import build_app
-from webduo.core.effects import Runtime, run_async, run_sync
+from webduo.core.effects import Runtime
 from webduo.core.http import Headers, Request, Response
 from webduo.core.routes import build_routes
 from webduo.core.weather.client import AsyncWeatherClient, WeatherClient
@@ -32,7 +32,7 @@ def answer_sync(settings: Settings, targets: list[str]) -> list[Response]:
     with WeatherClient(settings) as client:
         runtime = Runtime()
         runtime.provide(WeatherClient, client)
-        return [_complete(target, lambda result: run_sync(result, runtime)) for target in targets]
+        return [APP.respond(_request(target), runtime) for target in targets]
 
 
 def answer_async(settings: Settings, targets: list[str]) -> list[Response]:
@@ -40,15 +40,7 @@ def answer_async(settings: Settings, targets: list[str]) -> list[Response]:
         async with AsyncWeatherClient(settings) as client:
             runtime = Runtime()
             runtime.provide(AsyncWeatherClient, client)
-            responses = []
-            for target in targets:
-                exchange = APP.begin(_request(target))
-                try:
-                    outcome: Response | Exception = await run_async(APP.dispatch(exchange.request), runtime)
-                except Exception as exc:
-                    outcome = exc
-                responses.append(APP.complete(exchange, outcome))
-            return responses
+            return [await APP.arespond(_request(target), runtime) for target in targets]
 
     return asyncio.run(answer_all())
 
@@ -56,15 +48,6 @@ def answer_async(settings: Settings, targets: list[str]) -> list[Response]:
 def _request(target: str) -> Request:
     path, _, query = target.partition("?")
     return Request("GET", path, query, Headers.of([("X-Request-ID", "fixed-id")]))
-
-
-def _complete(target: str, drive: Any) -> Response:
-    exchange = APP.begin(_request(target))
-    try:
-        outcome: Response | Exception = drive(APP.dispatch(exchange.request))
-    except Exception as exc:
-        outcome = exc
-    return APP.complete(exchange, outcome)
 
 
 def both(fake: FakeOpenMeteo, targets: list[str], script: tuple[str, ...] = ()) -> list[Response]:

@@ -1,15 +1,15 @@
 """The engine-neutral application: route table + middleware + error envelope + access log.
 
-An engine turns bytes into a :class:`~webduo.core.http.Request`, then::
+An engine turns bytes into a :class:`~webduo.core.http.Request` and makes one call::
 
-    exchange = app.begin(request)
-    try:
-        outcome = run_sync(app.dispatch(exchange.request), runtime)   # or await run_async(...)
-    except Exception as exc:
-        outcome = exc
-    response = app.complete(exchange, outcome)
+    response = app.respond(request, runtime)          # a blocking engine
+    response = await app.arespond(request, runtime)   # an event loop
+    response = app.refuse(request, error)             # a request its parser refused
 
-and writes ``response`` back. Everything between is the same code for both engines.
+and writes ``response`` back. Everything between — inbound middleware, routing, the endpoint,
+the error envelope, outbound middleware, the access log and the last-resort 500 — is this
+module's, once; the two entry points differ only in how the endpoint's effects are performed.
+Nothing escapes as an exception: whatever fails, the answer is a :class:`Response`.
 """
 
 from __future__ import annotations
@@ -18,59 +18,140 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
-from webduo.core.effects import EndpointResult
-from webduo.core.errors import response_for_exception
-from webduo.core.http import Request, Response
+from webduo.core.effects import EndpointResult, Runtime, run_async, run_sync
+from webduo.core.errors import LAST_RESORT_BODY, LAST_RESORT_STATUS, response_for_exception
+from webduo.core.http import JSON_CONTENT_TYPE, Headers, HTTPError, Request, Response
 from webduo.core.middleware import CustomHeaderMiddleware, Middleware, RequestIdMiddleware
 from webduo.core.routing import RouteTable
 
 
+logger = logging.getLogger("webduo.app")
 access_logger = logging.getLogger("webduo.access")
 
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """A request after the inbound middleware, and when it started (for the access log)."""
-
-    request: Request
-    started: float
+# RFC 9110 §5.1 / §5.5: what a header may hold on the wire. A response breaking this (an endpoint
+# putting CR LF in a value) would split into two responses: it is answered as a 500 instead.
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE: Final = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 class App:
+    """One request in, one response out, for either engine."""
+
     def __init__(self, routes: RouteTable, middleware: Sequence[Middleware]) -> None:
         self.routes = routes
         self.middleware = tuple(middleware)
+        self.last_resort = self._last_resort()
 
-    def begin(self, request: Request) -> Exchange:
+    def respond(self, request: Request, runtime: Runtime) -> Response:
+        """The response to ``request``, performing the endpoint's effects by blocking."""
         started = time.perf_counter()
+        try:
+            request = self._begin(request)
+            try:
+                outcome: Response | Exception = run_sync(self._dispatch(request), runtime)
+            except Exception as exc:
+                outcome = exc
+            return self._complete(request, outcome, started)
+        except Exception:
+            return self._fail(request)
+
+    async def arespond(self, request: Request, runtime: Runtime) -> Response:
+        """The response to ``request``, performing the endpoint's effects by awaiting."""
+        started = time.perf_counter()
+        try:
+            request = self._begin(request)
+            try:
+                outcome: Response | Exception = await run_async(self._dispatch(request), runtime)
+            except Exception as exc:
+                outcome = exc
+            return self._complete(request, outcome, started)
+        except Exception:
+            return self._fail(request)
+
+    def refuse(self, request: Request, error: HTTPError) -> Response:
+        """The answer to a request the engine's parser refused, or that timed out.
+
+        ``request`` is as much as was understood; it gets the middleware and the access log
+        like any other, so a refusal carries the custom header and the request id.
+        """
+        started = time.perf_counter()
+        try:
+            return self._complete(self._begin(request), error, started)
+        except Exception:
+            return self._fail(request)
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    def _begin(self, request: Request) -> Request:
         for layer in self.middleware:
             request = layer.on_request(request)
-        return Exchange(request, started)
+        return request
 
-    def dispatch(self, request: Request) -> EndpointResult | Response:
-        """Route ``request`` and start its endpoint; raises ``HTTPError`` for 404/405."""
+    def _dispatch(self, request: Request) -> EndpointResult | Response:
+        """Route ``request`` and start its endpoint; raises ``HTTPError`` for 404/405/501."""
         return self.routes.resolve(request.method, request.path).endpoint(request)
 
-    def complete(self, exchange: Exchange, outcome: Response | BaseException) -> Response:
+    def _complete(self, request: Request, outcome: Response | Exception, started: float) -> Response:
         """The response as sent: errors enveloped, outbound middleware applied, access logged."""
-        request = exchange.request
         response = outcome if isinstance(outcome, Response) else response_for_exception(outcome, request.request_id)
+        # The middleware's own headers were checked when the last resort was built (constants),
+        # or are safe by construction (request ids): only what the endpoint set needs a look.
+        if not _sendable(response.headers):
+            logger.error("%s %s: a response header is not valid on the wire", request.method, printable(request.path))
+            response = response_for_exception(HTTPError(500), request.request_id)
+        response = self._outbound(request, response)
+        if access_logger.isEnabledFor(logging.INFO):
+            access_logger.info(
+                "%s %s %d %dB %.1fms id=%s",
+                request.method,
+                printable(request.path),
+                response.status,
+                len(response.body),
+                (time.perf_counter() - started) * 1000,
+                request.request_id,
+            )
+        return response
+
+    def _outbound(self, request: Request, response: Response) -> Response:
         for layer in reversed(self.middleware):
             response = layer.on_response(request, response)
-        elapsed_ms = (time.perf_counter() - exchange.started) * 1000
-        access_logger.info(
-            "%s %s %d %dB %.1fms id=%s",
-            request.method,
-            printable(request.path),
-            response.status,
-            len(response.body),
-            elapsed_ms,
-            request.request_id,
-        )
         return response
+
+    def _fail(self, request: Request) -> Response:
+        """When the App itself failed (a middleware bug): the fixed 500, logged with its traceback."""
+        logger.exception("the app failed to answer %s %s", request.method, printable(request.path))
+        return self.last_resort
+
+    def _last_resort(self) -> Response:
+        """The fixed 500 with whatever headers the middleware adds to every response.
+
+        Built once, up front, so a broken request cannot break it; a middleware that fails
+        here fails at start-up, not on the first unlucky request.
+        """
+        response = Response(LAST_RESORT_STATUS, Headers.of([("Content-Type", JSON_CONTENT_TYPE)]), LAST_RESORT_BODY)
+        response = self._outbound(Request("-", "-"), response)
+        if not _sendable(response.headers):
+            raise ValueError("the middleware adds a header that is not valid on the wire")
+        return response
+
+
+def _sendable(headers: Headers) -> bool:
+    for field in headers.items:
+        if field not in _SENDABLE:
+            name, value = field
+            if not (_TOKEN.fullmatch(name) and _FIELD_VALUE.fullmatch(value)):
+                return False
+            if len(_SENDABLE) < _SENDABLE_MAX:
+                _SENDABLE.add(field)
+    return True
+
+
+# Header fields already found sendable. Endpoints mostly repeat a few constant fields
+# (Content-Type, X-Cache), so the regexes run once per distinct field, not once per response.
+_SENDABLE: Final[set[tuple[str, str]]] = set()
+_SENDABLE_MAX: Final = 1024
 
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")

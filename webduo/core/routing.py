@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from webduo.core.effects import Endpoint
 from webduo.core.http import HTTPError
+
+
+# RFC 9110 §9.3 and PATCH (RFC 5789): the methods a request may name and get a 405 for. Any other
+# (lowercase "get" included: methods are case-sensitive) is one this server does not recognise.
+KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +30,10 @@ class Route:
 
 
 class RouteTable:
-    """Exact-path routes. Unknown path: 404; known path, other method: 405 with ``Allow``."""
+    """Exact-path routes. Unknown path: 404; known path, other method: 405 with ``Allow``.
+
+    A method the server does not recognise is a 501 whatever the path (RFC 9110 §9.1).
+    """
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self._by_path: dict[str, dict[str, Route]] = {}
@@ -34,6 +43,8 @@ class RouteTable:
     def add(self, route: Route) -> None:
         methods = self._by_path.setdefault(route.path, {})
         for method in route.methods:
+            if method not in KNOWN_METHODS:
+                raise ValueError(f"{method} is not a method this server recognises")
             if method in methods:
                 raise ValueError(f"{method} {route.path} is routed twice")
             methods[method] = route
@@ -49,16 +60,21 @@ class RouteTable:
 
     def resolve(self, method: str, path: str) -> Route:
         methods = self._by_path.get(path)
+        if methods is not None and method in methods:
+            return methods[method]  # the common case, first
+        if method not in KNOWN_METHODS:
+            raise not_implemented(method)
         if methods is None:
             raise not_found(path)
-        route = methods.get(method)
-        if route is None:
-            raise method_not_allowed(method, path, methods)
-        return route
+        raise method_not_allowed(method, path, methods)
 
 
 def not_found(path: str) -> HTTPError:
     return HTTPError(404, f"No route for {path}.")
+
+
+def not_implemented(method: str) -> HTTPError:
+    return HTTPError(501, f"The method {method} is not implemented by this server.")
 
 
 def method_not_allowed(method: str, path: str, allowed: Iterable[str]) -> HTTPError:

@@ -12,7 +12,7 @@ BACKLOG: Final = 2048
 # After an error response, read and drop what the client is still sending for this long before
 # closing: closing with unread data makes the kernel send RST, which can destroy the response
 # before the client reads it (RFC 9112 §9.6, "lingering close").
-# Both engines use it: the sync worker itself, aiohttp as its lingering_time.
+# Both engines use it, each in its own connection handling.
 LINGER_SECONDS: Final = 2.0
 
 

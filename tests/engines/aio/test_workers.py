@@ -1,8 +1,11 @@
-"""The async engine's process model: pre-forked event loops, graceful stops, early signals."""
+"""The async engine's process model: pre-forked event loops, graceful stops, early signals, Ctrl-C."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -10,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import run_server
+from tests.servers import HOST, free_port, run_server, wait_for_port
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -42,3 +45,21 @@ def test_two_workers_share_the_port(tmp_path: Path) -> None:
         statuses = {client.get(f"{running.base_url}/hello").status_code for _ in range(20)}
         assert statuses == {200}
         assert "2 event-loop processes" in running.log_text()
+
+
+def test_ctrl_c_to_the_process_group_stops_quietly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the CPU pool's processes too; they must leave the stop to the server."""
+    port = free_port()
+    command = [sys.executable, "-m", "webduo", "serve", "--mode", "async", "--host", HOST, "--port", str(port)]
+    log = tmp_path / "log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(port, process)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "KeyboardInterrupt" not in log.read_text()
+    assert "Traceback" not in log.read_text()

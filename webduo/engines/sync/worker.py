@@ -29,14 +29,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
+from webduo.engines.http1.exchange import Timeouts, deadline_error
+from webduo.engines.http1.parser import NEED_DATA, Message, ParserLimits, ProtocolError, RequestHead, RequestParser
+from webduo.engines.http1.writer import CONTINUE
 from webduo.engines.listener import LINGER_SECONDS
-from webduo.engines.sync.parser import NEED_DATA, Message, ParserLimits, ProtocolError, RequestHead, RequestParser
 from webduo.engines.sync.responder import Responder
-from webduo.engines.sync.writer import CONTINUE
 from webduo.settings import Settings
 
 
@@ -70,25 +70,6 @@ class Phase(enum.Enum):
 class StopMode(enum.Enum):
     GRACEFUL = "graceful"  # SIGTERM: finish every started request, accept no new ones
     QUICK = "quick"  # SIGINT: finish only requests already being handled
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    head: float
-    keepalive: float
-    body: float
-    send: float
-    graceful: float
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Timeouts:
-        return cls(
-            head=settings.head_timeout,
-            keepalive=settings.keepalive_timeout,
-            body=settings.body_timeout,
-            send=settings.send_timeout,
-            graceful=settings.graceful_timeout,
-        )
 
 
 class Connection:
@@ -283,8 +264,10 @@ class Worker:
                 sock.close()
                 continue
             client = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
-            deadline = time.monotonic() + self.timeouts.head
-            conn = Connection(sock, client, RequestParser(self.limits), deadline)
+            # Until its first byte the connection is idle, as between keep-alive requests: it gets
+            # the idle timeout and a silent close, the head deadline only once a request begins.
+            conn = Connection(sock, client, RequestParser(self.limits), time.monotonic() + self.timeouts.keepalive)
+            conn.idle = True
             self.connections.add(conn)
             self._update_accepting()
             # With TCP_DEFER_ACCEPT the request is usually here already: read it without another select.
@@ -375,7 +358,7 @@ class Worker:
 
     def _refuse(self, conn: Connection, error: ProtocolError) -> None:
         conn.phase = Phase.BUSY
-        data = self.responder.refuse(conn.parser.partial_request(conn.client), error)
+        data = self.responder.refuse(conn.parser, conn.client, error)
         self._write(conn, data, keep_alive=False, linger=True)
 
     # -- writing -------------------------------------------------------------------------------
@@ -489,11 +472,7 @@ class Worker:
 
     def _expire(self, conn: Connection) -> None:
         if conn.phase is Phase.READING and conn.parser.in_message and not conn.idle:
-            if conn.parser.reading_body:
-                detail = f"The request body was not received within {self.timeouts.body:g} s."
-            else:
-                detail = f"The request head was not received within {self.timeouts.head:g} s."
-            self._refuse(conn, ProtocolError(408, detail))
+            self._refuse(conn, deadline_error(conn.parser, self.timeouts))
         else:
             self._close(conn)  # idle keep-alive, a client that stopped reading, or lingering done
 

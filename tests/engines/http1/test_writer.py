@@ -7,7 +7,7 @@ import re
 import pytest
 
 from webduo.core.http import Headers, Response
-from webduo.engines.sync.writer import SERVER_HEADER, serialize_response
+from webduo.engines.http1.writer import SERVER_HEADER, serialize_response
 
 
 def split(data: bytes) -> tuple[str, dict[str, str], bytes]:

@@ -23,7 +23,9 @@ Decisions where RFC 9112 leaves a choice (each is tested in tests/engines/sync/t
 - Identical duplicate ``Content-Length`` values are accepted as one (§6.3 item 5); differing
   ones, a sign, or anything but digits are a 400.
 - Absolute-form targets are accepted (§3.2.2 MUST) and their path is used; authority-form is
-  a 400 (we are not a proxy, so CONNECT has nothing to tunnel).
+  a 400, and CONNECT, whatever its target, a 501: we are not a proxy, there is nothing to tunnel.
+- Methods are checked by the App, not here: one it does not recognise (``FOO``, ``get``: they
+  are case-sensitive) is a 501, a known one not routed on the path a 405 (RFC 9110 §9.1).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import unquote
 
 from webduo.core.errors import body_too_large, unsupported_expectation
@@ -92,8 +94,7 @@ class ParserLimits:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RequestHead:
+class RequestHead(NamedTuple):
     """A parsed request line and header block, with the framing and connection semantics decided."""
 
     method: str
@@ -119,8 +120,7 @@ class RequestHead:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     """One complete request: its head and its whole (de-chunked) body."""
 
     head: RequestHead
@@ -291,6 +291,9 @@ class RequestParser:
         self._partial_headers = headers
         if version not in SUPPORTED_VERSIONS:
             raise ProtocolError(505, f"HTTP/{version} is not supported; use HTTP/1.1 or HTTP/1.0.")
+        if method == "CONNECT":
+            # RFC 9110 §9.3.6: CONNECT asks for a tunnel; an origin server has none to give.
+            raise ProtocolError(501, "CONNECT is not implemented: this server is not a proxy.")
         path, query = self._parse_target(method, target)
         self._request_line = (method, path, version)
         return self._decide(method, target, path, query, version, headers)
@@ -380,7 +383,7 @@ class RequestParser:
         else:
             keep_alive = "keep-alive" in connection and "close" not in connection
 
-        refused = unsupported_expectation(",".join(expectations))
+        refused = unsupported_expectation(",".join(expectations)) if expectations else None
         if refused is not None:
             raise ProtocolError(refused.status, refused.detail)
         # RFC 9110 §10.1.1: a server MUST ignore 100-continue from an HTTP/1.0 client.

@@ -9,7 +9,7 @@ import pytest
 
 from webduo.core.errors import body_too_large
 from webduo.core.http import HTTPError
-from webduo.engines.sync.parser import (
+from webduo.engines.http1.parser import (
     NEED_DATA,
     Message,
     NeedData,

@@ -1,0 +1,315 @@
+"""aiohttp's connection handling, with webduo's sans-IO HTTP/1.1 parser and writer at both ends.
+
+This is the one module that reaches into aiohttp's internals; ``tests/engines/aio/test_protocol.py``
+pins every name it relies on and fails loudly when an aiohttp upgrade changes one.
+
+Why our parser rather than aiohttp's: parity. llhttp and ``webduo.engines.http1.parser`` disagree
+on what they accept (bare LF, missing Host, ``HTTP/2.0``, fragments, ...), on which error shows
+first, on statuses (llhttp answers 400 where RFC 9112 gives 414, 431 or 505) and on every
+message. Mapping one onto the other would be a table of guesses that drifts with each release;
+one parser makes the two engines refuse the same bytes with the same answer by construction.
+
+What aiohttp keeps doing, and does well: the asyncio protocol, the per-connection task, the
+pipelining queue and its flow control, keep-alive between requests, graceful shutdown, and the
+runner and sites. Where it meets our code:
+
+- ``RequestHandler._parser`` is replaced by :class:`ParserBridge`, which has the few methods
+  ``RequestHandler`` calls on a parser (``feed_data``, ``message_consumed``, ``pause_reading``)
+  and hands over complete requests, or an ``_ErrInfo`` for a refused one.
+- ``RequestHandler.handle_error`` receives those refusals (and any failure of our handler) and
+  answers them through the App, like the sync engine does.
+- ``RequestHandler._process_keepalive`` (aiohttp's idle timer) is held back while a request is
+  half received: the head and body deadlines are ours, as in the sync engine.
+- The "request" aiohttp carries between its steps is a :class:`Exchange`: aiohttp only calls
+  ``_finish``/``_cancel`` on it and sets ``_task``. A full ``BaseRequest`` (URL, headers multidict)
+  would be built per request for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import Any, Final, cast
+
+from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.streams import EMPTY_PAYLOAD
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
+
+from webduo.core.app import App
+from webduo.core.effects import Runtime
+from webduo.core.http import Request
+from webduo.engines.http1.exchange import Timeouts, deadline_error, encode, refusal
+from webduo.engines.http1.parser import NEED_DATA, Message, ParserLimits, ProtocolError, RequestHead, RequestParser
+from webduo.engines.http1.writer import CONTINUE
+from webduo.engines.listener import LINGER_SECONDS
+
+
+logger = logging.getLogger("webduo.aio")
+
+# Past this much unsent data a response waits for the client to read, within the send timeout.
+WRITE_HIGH_WATER: Final = 64 * 1024
+
+
+class Engine:
+    """What every connection of one event-loop process shares."""
+
+    def __init__(
+        self,
+        app: App,
+        runtime: Runtime,
+        limits: ParserLimits,
+        timeouts: Timeouts,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.limits = limits
+        self.timeouts = timeouts
+        self.stopping = False  # set when a stop begins: answers from then on close their connection
+
+
+class Exchange:
+    """One request as aiohttp carries it from its queue to our handler and back."""
+
+    __slots__ = ("_task", "connection", "message", "writer")
+
+    def __init__(self, connection: Connection, message: Message | None, writer: AbstractStreamWriter) -> None:
+        self.connection = connection
+        self.message = message  # None for a refused request: aiohttp passes its ERROR sentinel
+        self.writer = writer
+        self._task: asyncio.Task[None] | None = None
+
+    def _finish(self) -> None:
+        """aiohttp: the response is about to be written. Nothing is held that needs releasing."""
+
+    def _cancel(self, exc: BaseException) -> None:
+        """aiohttp: the connection was lost. The body was read whole, so no reader waits on it."""
+
+
+class WireResponse(web.StreamResponse):
+    """A response already framed by webduo's writer: aiohttp sends these bytes and nothing else."""
+
+    def __init__(self, connection: Connection, data: bytes, *, keep_alive: bool, linger: bool = False) -> None:
+        super().__init__()
+        self._connection = connection
+        self._data = data
+        self._stays_open = keep_alive
+        self._linger = linger
+
+    @property
+    def keep_alive(self) -> bool:
+        return self._stays_open
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        await self._connection.send(self._data)
+        return None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        await self._connection.response_sent(linger=self._linger)
+
+
+class ParserBridge:
+    """webduo's parser behind the interface ``RequestHandler`` expects of aiohttp's own."""
+
+    def __init__(self, connection: Connection, limits: ParserLimits) -> None:
+        self.connection = connection
+        self.parser = RequestParser(limits)
+        self.expired: ProtocolError | None = None  # set by a deadline; the next feed answers it
+        self.failed = False
+
+    def feed_data(self, data: bytes) -> tuple[list[tuple[Any, Any]], bool, bytes]:
+        """``(messages, upgraded, tail)``: complete requests, or one refusal after which nothing more."""
+        if self.failed:
+            return [], False, b""  # lingering after a refusal: the client's leftovers are dropped
+        parser = self.parser
+        if data:
+            parser.feed(data)
+        messages: list[tuple[Any, Any]] = []
+        while True:
+            if self.expired is not None:
+                return self._refuse(messages, self.expired)
+            try:
+                event = parser.next_event()
+            except ProtocolError as error:
+                return self._refuse(messages, error)
+            if event is NEED_DATA:
+                break
+            if isinstance(event, RequestHead):
+                self.connection.body_started(event)
+                continue
+            messages.append((event, EMPTY_PAYLOAD))
+        self.connection.parsed(len(messages))
+        return messages, False, b""
+
+    def _refuse(
+        self, messages: list[tuple[Any, Any]], error: ProtocolError
+    ) -> tuple[list[tuple[Any, Any]], bool, bytes]:
+        self.failed = True
+        messages.append((_ErrInfo(status=error.status, exc=error, message=str(error)), EMPTY_PAYLOAD))
+        self.connection.parsed(len(messages))
+        return messages, False, b""
+
+    def message_consumed(self) -> None:
+        """aiohttp took a message off its queue; ours has no separate queue to advance."""
+
+    def pause_reading(self) -> None:
+        """aiohttp pauses the transport itself; the parser holds nothing that keeps arriving."""
+
+    def feed_eof(self) -> None:
+        """The client closed; a partial request dies with the connection, unanswered."""
+
+
+class Connection(RequestHandler):
+    """aiohttp's per-connection protocol, speaking HTTP/1.1 through webduo's parser and App."""
+
+    def __init__(self, manager: web.Server, *, engine: Engine, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
+        super().__init__(manager, loop=loop, **kwargs)
+        self.engine = engine
+        self.bridge = ParserBridge(self, engine.limits)
+        # RequestHandler calls these methods on whatever parser it holds; see ParserBridge.
+        self._parser = cast(Any, self.bridge)
+        self.in_flight = 0  # requests handed to aiohttp's queue and not yet answered
+        self.deadline: asyncio.TimerHandle | None = None
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    @property
+    def client(self) -> str:
+        peer = self.peername
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
+
+    # -- called by the bridge -------------------------------------------------------------------
+
+    def parsed(self, count: int) -> None:
+        self.in_flight += count
+        if count:
+            self._disarm()
+        elif self.in_flight == 0 and self.bridge.parser.in_message and self.deadline is None:
+            self._arm(self.engine.timeouts.head)
+
+    def body_started(self, head: RequestHead) -> None:
+        self._disarm()
+        self._arm(self.engine.timeouts.body)
+        if head.expect_continue and self.transport is not None:
+            # RFC 9110 §10.1.1: the client waits for this before it sends the body.
+            self.transport.write(CONTINUE)
+
+    # -- deadlines ------------------------------------------------------------------------------
+
+    def _arm(self, seconds: float) -> None:
+        # Held back from aiohttp's idle timer, which would close the connection without a word.
+        self.keep_alive(True)
+        self.deadline = self._loop.call_later(seconds, self._expire)
+
+    def _disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def _expire(self) -> None:
+        self.deadline = None
+        if self.in_flight == 0 and self.bridge.parser.in_message:
+            parser = self.bridge.parser
+            self.bridge.expired = deadline_error(parser, self.engine.timeouts)
+            self.data_received(b"")  # the bridge hands over the 408 as a refusal
+
+    def _process_keepalive(self) -> None:
+        if self.bridge.parser.in_message:
+            self._keepalive_handle = None  # a request has begun: its deadline is ours
+            return
+        super()._process_keepalive()
+
+    # -- writing --------------------------------------------------------------------------------
+
+    async def send(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client went away before its response")
+        transport.write(data)
+        if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+            try:
+                await asyncio.wait_for(self._drain_helper(), self.engine.timeouts.send)
+            except asyncio.TimeoutError:
+                logger.info("%s did not read its response within %g s", self.client, self.engine.timeouts.send)
+                transport.abort()
+                raise ConnectionResetError("send timeout") from None
+
+    async def response_sent(self, *, linger: bool) -> None:
+        self.in_flight -= 1
+        if linger:
+            await self._linger()
+        elif self.in_flight == 0:
+            self.parsed(0)  # the next request may have begun meanwhile: its head deadline starts now
+
+    async def _linger(self) -> None:
+        """Half-close and drain the client's leftovers for a moment before closing (RFC 9112 §9.6).
+
+        Closing with unread bytes makes the kernel send RST, and a client still sending its
+        body may then lose the error response it was sent.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        with contextlib.suppress(OSError, RuntimeError):
+            transport.write_eof()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.closed), LINGER_SECONDS)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm()
+        if not self.closed.done():
+            self.closed.set_result(None)
+        super().connection_lost(exc)
+
+    # -- answering ------------------------------------------------------------------------------
+
+    async def answer(self, exchange: Exchange) -> web.StreamResponse:
+        message = exchange.message
+        assert message is not None  # noqa: S101 - refusals go to handle_error, never here
+        engine = self.engine
+        request = message.to_request(self.client)
+        response = await engine.app.arespond(request, engine.runtime)
+        data, keep_alive = encode(engine.app, request, response, keep_alive=message.keep_alive and not engine.stopping)
+        return WireResponse(self, data, keep_alive=keep_alive)
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """aiohttp's one exit for refused requests and failed handlers, answered by the App."""
+        app = self.engine.app
+        if isinstance(exc, ProtocolError):
+            data = refusal(app, self.bridge.parser, self.client, exc)
+        else:
+            # Not reachable through the App, which answers its own failures; kept for our bugs.
+            logger.error("the async engine failed to answer (%s)", status, exc_info=exc)
+            data, _ = encode(app, Request("-", "-"), app.last_resort, keep_alive=False)
+        return WireResponse(self, data, keep_alive=False, linger=True)
+
+
+class Server(web.Server):
+    """aiohttp's low-level server, making :class:`Connection` protocols and :class:`Exchange` requests."""
+
+    def __init__(self, engine: Engine, **kwargs: Any) -> None:
+        super().__init__(self._handle, request_factory=self._exchange, **kwargs)
+        self.engine = engine
+
+    def __call__(self) -> Connection:
+        return Connection(self, engine=self.engine, loop=self._loop, **self._kwargs)
+
+    @staticmethod
+    def _exchange(
+        message: Any, payload: Any, protocol: RequestHandler, writer: AbstractStreamWriter, task: Any
+    ) -> web.BaseRequest:
+        connection = cast(Connection, protocol)
+        exchange = Exchange(connection, message if isinstance(message, Message) else None, writer)
+        return cast(web.BaseRequest, exchange)  # aiohttp only calls _finish/_cancel and sets _task on it
+
+    @staticmethod
+    def _handle(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
+        exchange = cast(Exchange, request)
+        return exchange.connection.answer(exchange)

@@ -1,0 +1,114 @@
+"""``webduo serve --mode async``: the shared App on aiohttp's low-level server, one event loop a process.
+
+No aiohttp ``Application``, router or middleware: :mod:`webduo.engines.aio.protocol` hands every
+request, well-formed or not, to the same App the sync engine calls, and effects are awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from aiohttp import web
+
+from webduo.core.app import build_app
+from webduo.core.routes import build_routes
+from webduo.engines.aio.protocol import Engine, Server
+from webduo.engines.aio.services import async_services
+from webduo.engines.http1.exchange import Timeouts
+from webduo.engines.http1.parser import ParserLimits
+from webduo.engines.listener import open_listener
+from webduo.engines.prefork import Master, record_stop_signals
+from webduo.settings import Settings
+
+
+logger = logging.getLogger("webduo.aio")
+
+ENGINE: Final = "async"
+# How often a pre-forked worker checks that its master is still there.
+ORPHAN_POLL_SECONDS: Final = 1.0
+
+
+def serve(settings: Settings) -> None:
+    """Run the async engine in the foreground until SIGINT/SIGTERM; returns when stopped.
+
+    ``--workers N`` pre-forks N event-loop processes on one listening socket, with the same
+    master as the sync engine, so the two are compared with the same process model.
+    """
+    from webduo.engines.banner import print_banner
+    from webduo.engines.logs import configure_logging
+
+    early_signals = record_stop_signals()
+    configure_logging(settings.log_level, ENGINE)
+    try:
+        listener = open_listener(settings.host, settings.async_port, defer_accept=settings.head_timeout)
+    except OSError as exc:  # port taken, no permission, unknown host: a message, not a traceback
+        logger.error("cannot listen on %s:%d: %s", settings.host, settings.async_port, exc.strerror or exc)
+        raise SystemExit(1) from None
+    with listener:
+        host, port = listener.getsockname()[:2]
+        plural = "es" if settings.workers > 1 else ""
+        print_banner(ENGINE, host, port, os.getpid(), details=f"{settings.workers} event-loop process{plural}")
+        if settings.workers == 1:
+            run_worker(listener, settings, early_signals)
+        else:
+            master_pid = os.getpid()
+            Master(
+                settings.workers,
+                settings.graceful_timeout,
+                lambda early: run_worker(listener, settings, early, parent_pid=master_pid),
+            ).run(early_signals)
+
+
+def run_worker(
+    listener: socket.socket, settings: Settings, early_signals: Sequence[int], *, parent_pid: int | None = None
+) -> None:
+    """One event loop serving ``listener`` until SIGINT/SIGTERM (or its master's death)."""
+    asyncio.run(serve_forever(listener, settings, early_signals, parent_pid))
+    logger.info("async worker %d stopped", os.getpid())
+
+
+async def serve_forever(
+    listener: socket.socket, settings: Settings, early_signals: Sequence[int], parent_pid: int | None
+) -> None:
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[int] = loop.create_future()
+
+    def request_stop(signum: int) -> None:
+        if not stop.done():
+            stop.set_result(signum)
+
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(stop_signal, request_stop, stop_signal)
+    for early in early_signals:  # a stop that came before the handlers counts as if now
+        request_stop(early)
+
+    app = build_app(build_routes(), settings.custom_header_name, settings.header_value_for(ENGINE))
+    async with async_services(settings) as runtime:
+        engine = Engine(app, runtime, ParserLimits.from_settings(settings), Timeouts.from_settings(settings))
+        # access_log=None: the App logs every request, refusals included.
+        server = Server(engine, keepalive_timeout=settings.keepalive_timeout, access_log=None)
+        runner = web.ServerRunner(server, shutdown_timeout=settings.graceful_timeout)
+        await runner.setup()
+        await web.SockSite(runner, listener).start()
+        watch = asyncio.create_task(watch_master(parent_pid, request_stop)) if parent_pid is not None else None
+        try:
+            await stop
+        finally:
+            engine.stopping = True
+            if watch is not None:
+                watch.cancel()
+            await runner.cleanup()
+
+
+async def watch_master(parent_pid: int, request_stop: Callable[[int], None]) -> None:
+    """Stop this worker when its master is gone: nobody would stop or replace it any more."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(ORPHAN_POLL_SECONDS)
+    logger.warning("master %d is gone; stopping worker %d", parent_pid, os.getpid())
+    request_stop(signal.SIGTERM)
