@@ -64,13 +64,16 @@ def root(
 
 def load_settings(**overrides: Any) -> Settings:
     """Defaults < ``WEBDUO_*`` env / ``.env`` < the flags given (``None`` means not given)."""
-    from webduo.settings import Settings
+    from pydantic import ValidationError
+
+    from webduo.settings import Settings, settings_problems
 
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return Settings(**given)
-    except ValueError as exc:
-        typer.secho(f"error: invalid settings: {exc}", fg="red", err=True)
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            typer.secho(f"error: {problem}", fg="red", err=True)
         raise typer.Exit(2) from None
 
 
@@ -81,7 +84,12 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Port to bind. [env WEBDUO_SYNC_PORT=8001 / WEBDUO_ASYNC_PORT=8002]")
     ] = None,
-    log_level: Annotated[LogLevel | None, typer.Option(help="Console log level. [env WEBDUO_LOG_LEVEL]")] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<DEBUG|INFO|WARNING|ERROR>", help="Console log level, in any case. [env WEBDUO_LOG_LEVEL]"
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes. [env WEBDUO_WORKERS, default 1]")] = None,
     threads: Annotated[
         int | None, typer.Option(help="Threads per sync worker. [env WEBDUO_THREADS, default 1]")
@@ -95,15 +103,11 @@ def serve(
 
     # From here on a stop signal is kept, not fatal: settings and the engine take ~1 s to import.
     early_signals = record_stop_signals()
-    if mode is Mode.both:
-        if port is not None:
-            typer.secho("error: --port needs --mode sync or async; both use their own ports", fg="red", err=True)
-            raise typer.Exit(2)
-        passed = {"--host": host, "--log-level": log_level, "--workers": workers, "--threads": threads}
-        passed["--weather-url"] = weather_url
-        options = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
-        raise typer.Exit(_serve_both(options, early_signals))
-    port_field = "sync_port" if mode is Mode.sync else "async_port"
+    if mode is Mode.both and port is not None:
+        typer.secho("error: --port needs --mode sync or async; both use their own ports", fg="red", err=True)
+        raise typer.Exit(2)
+    port_field = "async_port" if mode is Mode.async_ else "sync_port"
+    # Checked here in every mode, so a bad value is reported once, before any engine starts.
     settings = load_settings(
         host=host,
         log_level=log_level,
@@ -112,6 +116,11 @@ def serve(
         weather_url=weather_url,
         **{port_field: port},
     )
+    if mode is Mode.both:
+        passed = {"--host": host, "--log-level": log_level, "--workers": workers, "--threads": threads}
+        passed["--weather-url"] = weather_url
+        options = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
+        raise typer.Exit(_serve_both(options, early_signals))
     if mode is Mode.sync:
         from webduo.engines.sync.server import serve as serve_sync
 
