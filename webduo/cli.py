@@ -21,7 +21,7 @@ os.environ.setdefault("TYPER_USE_RICH", "0")
 import typer
 
 from webduo import __version__
-from webduo.bench.scenarios import ScenarioName
+from webduo.bench.scenarios import MIN_DURATION_S, RAMP_UP_SECONDS, ScenarioName
 
 
 if TYPE_CHECKING:
@@ -196,6 +196,16 @@ def _serve_both(options: list[str], early_signals: list[int]) -> int:
     return next((code for code in codes if code != 0 and -code not in forwarded), 0)
 
 
+def _measurable(duration: int) -> int:
+    """Refuse a run too short to keep a steady second: its report would present noise as figures."""
+    if duration < MIN_DURATION_S:
+        raise typer.BadParameter(
+            f"{duration} s is too short to measure anything: the first {RAMP_UP_SECONDS} s ramp up and the last"
+            f" is cut short; give at least {MIN_DURATION_S}."
+        )
+    return duration
+
+
 @app.command()
 def bench(
     scenario: Annotated[
@@ -209,13 +219,22 @@ def bench(
     spawn_rate: Annotated[
         float | None, typer.Option(min=0.1, max=512, help="Users started per second. [default: all in 1 s]")
     ] = None,
-    duration: Annotated[int, typer.Option(min=1, max=300, help="Seconds per run (per server, per user level).")] = 20,
+    duration: Annotated[
+        int,
+        typer.Option(
+            max=300,
+            callback=_measurable,
+            help=f"Seconds per run (per server, per user level); at least {MIN_DURATION_S}, as the first"
+            f" {RAMP_UP_SECONDS} s ramp up and are left out of the figures.",
+        ),
+    ] = 20,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Sync server: worker processes.")] = 2,
     threads: Annotated[int, typer.Option(min=1, max=64, help="Sync server: threads per worker.")] = 4,
     io_delay_ms: Annotated[int, typer.Option(min=0, max=10_000, help="delay_ms of each /io_task.")] = 100,
     cpu_n: Annotated[int, typer.Option(min=0, max=2_000_000, help="n of each /cpu_task.")] = 100_000,
     server_log_level: Annotated[
-        LogLevel, typer.Option(help="Servers' log level; INFO logs every request, which costs throughput.")
+        LogLevel,
+        typer.Option(case_sensitive=False, help="Servers' log level; INFO logs every request, which costs throughput."),
     ] = "WARNING",
     weather_url: Annotated[
         str | None, typer.Option(help="A local Open-Meteo stand-in for the servers; enables the /weather task.")
@@ -226,22 +245,37 @@ def bench(
 ) -> None:
     """Load the servers with locust on 127.0.0.1 and write a Markdown report with plots.
 
-    Exit code 1 when a request failed on an endpoint other than /error_task, 3 when a server or
-    locust could not run; every server started is stopped on exit, Ctrl-C included.
+    Every server and locust process started is stopped on exit, Ctrl-C included.
+
+    \b
+    Exit codes:
+      0    every request answered as expected
+      1    a request failed (on an endpoint other than /error_task)
+      2    bad usage: a flag's value, or an --out that cannot be written
+      3    could not run or measure: a server, locust or the stand-in failed,
+           a run completed no request, the bench extra is missing, or the
+           results could not be written
+      130  interrupted (Ctrl-C or SIGTERM)
     """
     import importlib.util
     from urllib.parse import urlsplit
 
+    from webduo.bench.paths import output_problem
+
     if weather_url is not None and urlsplit(weather_url).hostname not in LOOPBACK_NAMES:
         # Hundreds of /weather calls a second would break any real API's terms: local stand-ins only.
         typer.secho("error: --weather-url must be on loopback (127.0.0.1, ::1 or localhost)", fg="red", err=True)
+        raise typer.Exit(2)
+    problem = output_problem(out)
+    if problem is not None:
+        typer.secho(f"error: --out: {problem}", fg="red", err=True)
         raise typer.Exit(2)
     missing = [name for name in ("locust", "matplotlib") if importlib.util.find_spec(name) is None]
     if missing:
         typer.secho(
             f"error: webduo bench needs {' and '.join(missing)}: pip install 'webduo[bench]'", fg="red", err=True
         )
-        raise typer.Exit(2)
+        raise typer.Exit(3)
 
     from rich.console import Console
 
@@ -268,6 +302,9 @@ def bench(
         results = run_bench(options, console)
     except BenchFailed as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(3) from None
+    except OSError as exc:  # disk full, directory removed meanwhile: the results are incomplete
+        typer.secho(f"error: cannot write the results: {exc}", fg="red", err=True)
         raise typer.Exit(3) from None
     except KeyboardInterrupt:
         typer.secho("interrupted: every server and locust process was stopped", fg="yellow", err=True)
