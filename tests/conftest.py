@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.processes import HAS_PROC, carrying, command_line, kill_all, survivors
 from tests.servers import ENGINES, RunningServer, run_server
 from tests.weather.support import SLOW_SECONDS, fast_env
 from webduo.testing.openmeteo import FakeOpenMeteo
+
+
+SESSION_MARK = "WEBDUO_TESTS_SESSION"
+# Time for the last processes to finish stopping: a pool process notices its server's death within 0.5 s.
+LEFTOVER_GRACE_SECONDS = 5.0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fail the session if any process it started, however deep, outlives it; and kill those.
+
+    Every child inherits a mark in its environment, so even one adopted by init after its
+    parent died is found. Autouse at session scope: set up first, so checked last.
+    """
+    mark = uuid.uuid4().hex
+    os.environ[SESSION_MARK] = mark
+    yield
+    if not HAS_PROC:
+        return
+    # Tests that open a CPU pool in-process start this process's resource tracker; it ends with us.
+    tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
+    left = survivors(carrying(SESSION_MARK, mark) - {os.getpid(), tracker}, LEFTOVER_GRACE_SECONDS)
+    commands = {pid: command_line(pid) for pid in left}
+    kill_all(left)
+    assert not left, f"the tests left these processes running (now killed): {commands}"
 
 
 @pytest.fixture(scope="session")

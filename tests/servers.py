@@ -68,6 +68,17 @@ class RunningServer:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def log_line(self, needle: str, timeout: float = 5.0) -> str:
+        """The first log line holding ``needle``, waiting for it: a line is written after the answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((line for line in self.log_text().splitlines() if needle in line), None)
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no log line with {needle!r} within {timeout} s:\n{self.log_text()[-3000:]}")
+            time.sleep(0.05)
+
 
 @contextmanager
 def run_server(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -229,3 +230,14 @@ def test_a_control_character_in_the_path_cannot_forge_a_log_line(client: httpx.C
     assert client.get("/forged%0A%5B00:00:00%5D%20INFO%20fake").status_code == 404
     assert "\n[00:00:00] INFO fake" not in server.log_text()
     assert "/forged\\x0a[00:00:00] INFO fake" in server.log_text()
+
+
+def test_echo_logs_the_type_and_size_but_not_the_content(client: httpx.Client, server: RunningServer) -> None:
+    secret = f"card-{uuid.uuid4().hex}"
+    body = json.dumps({"number": secret}).encode()
+    response = client.post("/echo", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    line = server.log_line(f"echo {response.headers['x-request-id']}:")
+    assert " INFO " in line
+    assert line.endswith(f"'application/json', {len(body)} bytes")
+    assert secret not in server.log_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import signal
 import socket
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from webduo.bench.plots import ideal_rps
-from webduo.bench.results import EndpointStats, percentile
-from webduo.bench.scenarios import SCENARIOS, ScenarioName, ServerConfig
+from tests.processes import alive, descendants
+from webduo.bench.plots import SUB_MS, ideal_rps, latency_figure, rps_figure
+from webduo.bench.results import EndpointStats, RunResult, percentile
+from webduo.bench.runner import BenchFailed, measured
+from webduo.bench.scenarios import MIN_DURATION_S, SCENARIOS, ScenarioName, ServerConfig
 
 
 def bench_command(out: Path, *args: str) -> list[str]:
@@ -60,11 +63,73 @@ def test_bench_never_loads_a_remote_weather_api(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def run_bench_command(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(bench_command(out, *args), capture_output=True, text=True, timeout=30)
+
+
+def test_out_an_existing_file_is_a_usage_error(tmp_path: Path) -> None:
+    taken = tmp_path / "report.md"
+    taken.write_text("mine")
+    result = run_bench_command(taken, "--server-log-level", "debug")
+    assert (result.returncode, result.stderr) == (2, f"error: --out: {taken} exists and is not a directory\n")
+    assert taken.read_text() == "mine"
+
+
+def test_out_below_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = run_bench_command(tmp_path / "file" / "results")
+    assert (result.returncode, result.stderr) == (2, f"error: --out: {tmp_path / 'file'} is not a directory\n")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_out_in_a_read_only_directory_is_a_usage_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        result = run_bench_command(locked / "results")
+    finally:
+        locked.chmod(0o700)
+    assert (result.returncode, result.stderr) == (2, f"error: --out: cannot write in {locked}\n")
+
+
+def test_a_run_too_short_to_measure_is_refused(tmp_path: Path) -> None:
+    result = run_bench_command(tmp_path / "out", "--duration", str(MIN_DURATION_S - 1))
+    assert result.returncode == 2
+    assert f"Invalid value for '--duration': {MIN_DURATION_S - 1} s is too short to measure" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def run_of(per_second: dict[int, int], directory: Path) -> RunResult:
+    endpoints = (EndpointStats("GET", "/hello", sum(per_second.values()), 0, per_second, {1: 1}),) if per_second else ()
+    return RunResult(ServerConfig("async"), 1, endpoints, (), directory)
+
+
+def test_a_run_that_completed_nothing_is_not_a_measurement(tmp_path: Path) -> None:
+    with pytest.raises(BenchFailed, match=r"no request completed in 5 s \(async, 1 users\): nothing to measure"):
+        measured(run_of({}, tmp_path), 5)
+    assert measured(run_of({100: 1}, tmp_path), 5).total.requests == 1
+
+
+def test_rps_plot_spans_the_run_even_for_one_second_of_data(tmp_path: Path) -> None:
+    axes = rps_figure([run_of({100: 1}, tmp_path)], "one request", 5).axes[0]
+    assert axes.get_xlim() == (0, 5)
+    assert [line.get_marker() for line in axes.get_lines()] == ["o"]
+
+
+def test_plots_of_nothing_say_so_instead_of_an_empty_axis(tmp_path: Path) -> None:
+    nothing = [run_of({}, tmp_path)]
+    rps = rps_figure(nothing, "nothing", 5).axes[0]
+    assert [text.get_text() for text in rps.texts] == ["no request completed"]
+    for axes in latency_figure(nothing, "nothing").axes:
+        assert [text.get_text() for text in axes.texts] == ["no request completed"]
+        assert axes.get_ylim() == (SUB_MS, 1000)
+
+
 @pytest.mark.slow
 def test_tiny_bench_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     result = subprocess.run(
-        bench_command(out, "--mode", "both", "--users", "2", "--duration", "3"),
+        bench_command(out, "--mode", "both", "--users", "2", "--duration", str(MIN_DURATION_S)),
         capture_output=True,
         text=True,
         timeout=60,
@@ -87,34 +152,6 @@ def test_tiny_bench_end_to_end(tmp_path: Path) -> None:
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def descendants(root: int) -> set[int]:
-    """Every live process below ``root``, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    pending = [root]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            found.add(child)
-            pending.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.slow

@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.servers import ENGINES, free_port, run_server
@@ -38,9 +40,47 @@ def test_help_imports_no_server_or_bench_stack() -> None:
 
 def test_invalid_flag_value_is_a_clean_usage_error() -> None:
     result = webduo("serve", "--mode", "async", "--workers", "0")
+    assert (result.returncode, result.stderr) == (2, "error: --workers / WEBDUO_WORKERS: must be more than 0, got 0\n")
+
+
+@pytest.mark.parametrize(("mode", "variable"), [("sync", "WEBDUO_SYNC_PORT"), ("async", "WEBDUO_ASYNC_PORT")])
+def test_a_bad_port_names_the_flag_and_the_variable(mode: str, variable: str) -> None:
+    result = webduo("serve", "--mode", mode, "--port", "70000")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: --port / {variable}: must be 0-65535, got 70000\n"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "both"])
+def test_bad_settings_stop_every_mode_before_it_serves(mode: str) -> None:
+    env = {
+        **os.environ,
+        "WEBDUO_CUSTOM_HEADER_NAME": "Content-Length",
+        "WEBDUO_CUSTOM_HEADER_VALUE": "x\r\nInjected: 1",
+        "WEBDUO_SYNC_PORT": str(free_port()),
+        "WEBDUO_ASYNC_PORT": str(free_port()),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "webduo", "serve", "--mode", mode, "--log-level", "debug"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
     assert result.returncode == 2
-    assert "invalid settings" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: WEBDUO_CUSTOM_HEADER_NAME: must not be a header the server frames or sets itself, got Content-Length",
+        "error: WEBDUO_CUSTOM_HEADER_VALUE: must be visible ASCII, spaces and tabs, with no space at either end,"
+        " got 'x\\r\\nInjected: 1'",
+    ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_debug_level_in_lower_case_shows_echo_content(engine: str, tmp_path: Path) -> None:
+    with run_server(engine, tmp_path, args=("--log-level", "debug")) as running:
+        secret = f"note-{uuid.uuid4().hex}"
+        response = httpx.post(f"{running.base_url}/echo", content=secret, headers={"Content-Type": "text/plain"})
+        assert response.json() == secret
+        assert " DEBUG " in running.log_line(f"echo {response.headers['x-request-id']} content: '{secret}'")
 
 
 def test_flags_override_env_which_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ os.environ.setdefault("TYPER_USE_RICH", "0")
 import typer
 
 from webduo import __version__
-from webduo.bench.scenarios import ScenarioName
+from webduo.bench.scenarios import MIN_DURATION_S, RAMP_UP_SECONDS, ScenarioName
 
 
 if TYPE_CHECKING:
@@ -64,13 +64,16 @@ def root(
 
 def load_settings(**overrides: Any) -> Settings:
     """Defaults < ``WEBDUO_*`` env / ``.env`` < the flags given (``None`` means not given)."""
-    from webduo.settings import Settings
+    from pydantic import ValidationError
+
+    from webduo.settings import Settings, settings_problems
 
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return Settings(**given)
-    except ValueError as exc:
-        typer.secho(f"error: invalid settings: {exc}", fg="red", err=True)
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            typer.secho(f"error: {problem}", fg="red", err=True)
         raise typer.Exit(2) from None
 
 
@@ -81,7 +84,12 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Port to bind. [env WEBDUO_SYNC_PORT=8001 / WEBDUO_ASYNC_PORT=8002]")
     ] = None,
-    log_level: Annotated[LogLevel | None, typer.Option(help="Console log level. [env WEBDUO_LOG_LEVEL]")] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<DEBUG|INFO|WARNING|ERROR>", help="Console log level, in any case. [env WEBDUO_LOG_LEVEL]"
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes. [env WEBDUO_WORKERS, default 1]")] = None,
     threads: Annotated[
         int | None, typer.Option(help="Threads per sync worker. [env WEBDUO_THREADS, default 1]")
@@ -95,15 +103,11 @@ def serve(
 
     # From here on a stop signal is kept, not fatal: settings and the engine take ~1 s to import.
     early_signals = record_stop_signals()
-    if mode is Mode.both:
-        if port is not None:
-            typer.secho("error: --port needs --mode sync or async; both use their own ports", fg="red", err=True)
-            raise typer.Exit(2)
-        passed = {"--host": host, "--log-level": log_level, "--workers": workers, "--threads": threads}
-        passed["--weather-url"] = weather_url
-        options = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
-        raise typer.Exit(_serve_both(options, early_signals))
-    port_field = "sync_port" if mode is Mode.sync else "async_port"
+    if mode is Mode.both and port is not None:
+        typer.secho("error: --port needs --mode sync or async; both use their own ports", fg="red", err=True)
+        raise typer.Exit(2)
+    port_field = "async_port" if mode is Mode.async_ else "sync_port"
+    # Checked here in every mode, so a bad value is reported once, before any engine starts.
     settings = load_settings(
         host=host,
         log_level=log_level,
@@ -112,6 +116,11 @@ def serve(
         weather_url=weather_url,
         **{port_field: port},
     )
+    if mode is Mode.both:
+        passed = {"--host": host, "--log-level": log_level, "--workers": workers, "--threads": threads}
+        passed["--weather-url"] = weather_url
+        options = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
+        raise typer.Exit(_serve_both(options, early_signals))
     if mode is Mode.sync:
         from webduo.engines.sync.server import serve as serve_sync
 
@@ -187,6 +196,16 @@ def _serve_both(options: list[str], early_signals: list[int]) -> int:
     return next((code for code in codes if code != 0 and -code not in forwarded), 0)
 
 
+def _measurable(duration: int) -> int:
+    """Refuse a run too short to keep a steady second: its report would present noise as figures."""
+    if duration < MIN_DURATION_S:
+        raise typer.BadParameter(
+            f"{duration} s is too short to measure anything: the first {RAMP_UP_SECONDS} s ramp up and the last"
+            f" is cut short; give at least {MIN_DURATION_S}."
+        )
+    return duration
+
+
 @app.command()
 def bench(
     scenario: Annotated[
@@ -200,13 +219,22 @@ def bench(
     spawn_rate: Annotated[
         float | None, typer.Option(min=0.1, max=512, help="Users started per second. [default: all in 1 s]")
     ] = None,
-    duration: Annotated[int, typer.Option(min=1, max=300, help="Seconds per run (per server, per user level).")] = 20,
+    duration: Annotated[
+        int,
+        typer.Option(
+            max=300,
+            callback=_measurable,
+            help=f"Seconds per run (per server, per user level); at least {MIN_DURATION_S}, as the first"
+            f" {RAMP_UP_SECONDS} s ramp up and are left out of the figures.",
+        ),
+    ] = 20,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Sync server: worker processes.")] = 2,
     threads: Annotated[int, typer.Option(min=1, max=64, help="Sync server: threads per worker.")] = 4,
     io_delay_ms: Annotated[int, typer.Option(min=0, max=10_000, help="delay_ms of each /io_task.")] = 100,
     cpu_n: Annotated[int, typer.Option(min=0, max=2_000_000, help="n of each /cpu_task.")] = 100_000,
     server_log_level: Annotated[
-        LogLevel, typer.Option(help="Servers' log level; INFO logs every request, which costs throughput.")
+        LogLevel,
+        typer.Option(case_sensitive=False, help="Servers' log level; INFO logs every request, which costs throughput."),
     ] = "WARNING",
     weather_url: Annotated[
         str | None, typer.Option(help="A local Open-Meteo stand-in for the servers; enables the /weather task.")
@@ -217,22 +245,37 @@ def bench(
 ) -> None:
     """Load the servers with locust on 127.0.0.1 and write a Markdown report with plots.
 
-    Exit code 1 when a request failed on an endpoint other than /error_task, 3 when a server or
-    locust could not run; every server started is stopped on exit, Ctrl-C included.
+    Every server and locust process started is stopped on exit, Ctrl-C included.
+
+    \b
+    Exit codes:
+      0    every request answered as expected
+      1    a request failed (on an endpoint other than /error_task)
+      2    bad usage: a flag's value, or an --out that cannot be written
+      3    could not run or measure: a server, locust or the stand-in failed,
+           a run completed no request, the bench extra is missing, or the
+           results could not be written
+      130  interrupted (Ctrl-C or SIGTERM)
     """
     import importlib.util
     from urllib.parse import urlsplit
 
+    from webduo.bench.paths import output_problem
+
     if weather_url is not None and urlsplit(weather_url).hostname not in LOOPBACK_NAMES:
         # Hundreds of /weather calls a second would break any real API's terms: local stand-ins only.
         typer.secho("error: --weather-url must be on loopback (127.0.0.1, ::1 or localhost)", fg="red", err=True)
+        raise typer.Exit(2)
+    problem = output_problem(out)
+    if problem is not None:
+        typer.secho(f"error: --out: {problem}", fg="red", err=True)
         raise typer.Exit(2)
     missing = [name for name in ("locust", "matplotlib") if importlib.util.find_spec(name) is None]
     if missing:
         typer.secho(
             f"error: webduo bench needs {' and '.join(missing)}: pip install 'webduo[bench]'", fg="red", err=True
         )
-        raise typer.Exit(2)
+        raise typer.Exit(3)
 
     from rich.console import Console
 
@@ -259,6 +302,9 @@ def bench(
         results = run_bench(options, console)
     except BenchFailed as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(3) from None
+    except OSError as exc:  # disk full, directory removed meanwhile: the results are incomplete
+        typer.secho(f"error: cannot write the results: {exc}", fg="red", err=True)
         raise typer.Exit(3) from None
     except KeyboardInterrupt:
         typer.secho("interrupted: every server and locust process was stopped", fg="yellow", err=True)

@@ -65,13 +65,38 @@ def test_unknown_city_is_a_clear_message(openmeteo: FakeOpenMeteo) -> None:
     [
         ((), "give either --lat and --lon, or --city"),
         (("--lat", "1", "--lon", "2", "--city", "Berlin"), "give either --lat and --lon, or --city"),
-        (("--lat", "1"), "invalid query: lon: Field required"),
-        (("--lat", "91", "--lon", "0"), "invalid query: lat: Input should be less than or equal to 90"),
+        (("--country", "DE"), "give either --lat and --lon, or --city"),
+        (("--lat", "52"), "--lon is required with --lat"),
+        (("--lon", "13"), "--lat is required with --lon"),
+        (("--lat", "91", "--lon", "0"), "--lat: Input should be less than or equal to 90"),
+        (
+            ("--lat", "1", "--lon", "2", "--country", "DE"),
+            "--country narrows --city; it cannot be used with --lat/--lon",
+        ),
+        (("--city", ""), "--city must not be empty"),
+        (("--city", " \t"), "--city must not be empty"),
+        (
+            ("--city", "Berlin", "--country", "Germany"),
+            "--country must be an ISO 3166-1 alpha-2 code (two letters, e.g. DE), got 'Germany'",
+        ),
+        (
+            ("--city", "Berlin", "--country", "D"),
+            "--country must be an ISO 3166-1 alpha-2 code (two letters, e.g. DE), got 'D'",
+        ),
+        (
+            ("--lat", "1", "--lon", "2", "--weather-url", "notaurl"),
+            "--weather-url / WEBDUO_WEATHER_URL: must be an http:// or https:// URL, got notaurl",
+        ),
+        (
+            ("--city", "Berlin", "--geocoding-url", "ftp://example.com/v1/search"),
+            "--geocoding-url / WEBDUO_GEOCODING_URL: must be an http:// or https:// URL, got ftp://example.com/v1/search",
+        ),
     ],
 )
 def test_bad_arguments_are_usage_errors(openmeteo: FakeOpenMeteo, args: tuple[str, ...], message: str) -> None:
     code, output = invoke(openmeteo, *args)
     assert (code, output.strip()) == (2, f"error: {message}")
+    assert (openmeteo.state.count("search"), openmeteo.state.count("forecast")) == (0, 0)
 
 
 def test_upstream_failure_is_one_line(openmeteo: FakeOpenMeteo) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -181,6 +182,31 @@ async def test_concurrent_misses_share_one_failure_too(openmeteo: FakeOpenMeteo)
         outcomes = await asyncio.gather(*(client.current(BERLIN) for _ in range(50)), return_exceptions=True)
     assert all(isinstance(outcome, WeatherError) and outcome.status == 502 for outcome in outcomes)
     assert openmeteo.state.count() == 4  # one call and its three retries, not fifty
+
+
+def test_concurrent_identical_misses_in_threads_share_one_upstream_call(openmeteo: FakeOpenMeteo) -> None:
+    openmeteo.state.script("slow", slow_seconds=0.3)  # long enough for every thread to miss meanwhile
+    with WeatherClient(fast_settings(openmeteo)) as client, ThreadPoolExecutor(50) as threads:
+        lookups = list(threads.map(lambda _: client.current(BERLIN), range(50)))
+    assert len({id(lookup.forecast) for lookup in lookups}) == 1
+    assert openmeteo.state.count() == 1
+
+
+def test_concurrent_misses_in_threads_share_one_failure_too(openmeteo: FakeOpenMeteo) -> None:
+    openmeteo.state.script(default="slow", slow_seconds=2.0)
+    settings = fast_settings(openmeteo, weather_read_timeout=0.3, weather_retries=0)
+
+    def outcome(client: WeatherClient) -> WeatherError | Lookup:
+        try:
+            return client.current(BERLIN)
+        except WeatherError as exc:
+            return exc
+
+    with WeatherClient(settings) as client, ThreadPoolExecutor(50) as threads:
+        outcomes = list(threads.map(lambda _: outcome(client), range(50)))
+    assert {outcome.status for outcome in outcomes if isinstance(outcome, WeatherError)} == {504}
+    assert len({id(outcome) for outcome in outcomes}) == 1  # the one call's failure, shared
+    assert openmeteo.state.count() == 1
 
 
 async def test_distinct_misses_reach_upstream_one_at_a_time(openmeteo: FakeOpenMeteo) -> None:

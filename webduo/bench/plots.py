@@ -30,18 +30,40 @@ def save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def rps_over_time(runs: Sequence[RunResult], title: str, path: Path) -> Path:
+def rps_over_time(runs: Sequence[RunResult], title: str, duration_s: int, path: Path) -> Path:
     """Requests completed per second, all endpoints together, one line per server."""
+    return save(rps_figure(runs, title, duration_s), path)
+
+
+def rps_figure(runs: Sequence[RunResult], title: str, duration_s: int) -> Figure:
+    """The run's whole length on the x axis, from 0: a second or two of data is a short line, not a
+    zoom onto a sliver of axis; markers keep a lone second visible."""
     figure = Figure(figsize=(8, 4))
     axes = figure.subplots()
+    last = 0
     for run in runs:
         points = run.rps_over_time()
-        axes.plot([t for t, _ in points], [n for _, n in points], label=run.server.label, color=colour(run.server))
+        last = max([last, *(t for t, _ in points)])
+        axes.plot(
+            [t for t, _ in points],
+            [n for _, n in points],
+            label=run.server.label,
+            color=colour(run.server),
+            marker="o",
+            markersize=3,
+        )
     axes.set(title=title, xlabel="seconds since start", ylabel="requests / s")
+    axes.set_xlim(0, max(duration_s, last))
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
+    if not any(run.total.requests for run in runs):
+        say_nothing_completed(axes)
     axes.legend()
-    return save(figure, path)
+    return figure
+
+
+def say_nothing_completed(axes: Axes) -> None:
+    axes.text(0.5, 0.5, "no request completed", ha="center", transform=axes.transAxes)
 
 
 def grouped_bars(axes: Axes, runs: Sequence[RunResult], names: Sequence[str], values: list[list[float]]) -> None:
@@ -61,6 +83,10 @@ def endpoint_names(runs: Sequence[RunResult]) -> list[str]:
 
 def latency_per_endpoint(runs: Sequence[RunResult], title: str, path: Path) -> Path:
     """p50, p95 and p99 response time of each endpoint, one bar per server, on a log scale."""
+    return save(latency_figure(runs, title), path)
+
+
+def latency_figure(runs: Sequence[RunResult], title: str) -> Figure:
     names = endpoint_names(runs)
     figure = Figure(figsize=(12, 4.2))
     panels = figure.subplots(1, len(PERCENTILES), sharey=True)
@@ -70,10 +96,13 @@ def latency_per_endpoint(runs: Sequence[RunResult], title: str, path: Path) -> P
         grouped_bars(axes, runs, names, values)
         axes.set_yscale("log")
         axes.set_title(f"{label} latency")
+        if not names:
+            axes.set_ylim(SUB_MS, 1000)  # a log axis without data would span 1e-300..1e300
+            say_nothing_completed(axes)
     panels[0].set_ylabel(f"ms (log scale; under 1 ms drawn at {SUB_MS})")
-    figure.legend(*panels[0].get_legend_handles_labels(), loc="upper right", ncol=len(runs))
+    figure.legend(*panels[0].get_legend_handles_labels(), loc="upper right", ncol=max(len(runs), 1))
     figure.suptitle(title, x=0.02, ha="left")
-    return save(figure, path)
+    return figure
 
 
 def percentile_of(run: RunResult, name: str, fraction: float) -> float:

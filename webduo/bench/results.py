@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from webduo.bench.scenarios import ServerConfig
+from webduo.bench.scenarios import RAMP_UP_SECONDS, ServerConfig
 
 
 EXPECTED_FAILURE_ENDPOINTS: Final = frozenset({"/error_task"})
-# The first seconds ramp users up and the last one is partial: steady throughput leaves them out.
-RAMP_UP_SECONDS: Final = 2
 
 
 def percentile(histogram: Mapping[int, int], fraction: float) -> float:

@@ -116,7 +116,7 @@ def draw(scenario: Scenario, sweeps: list[tuple[RunResult, ...]], options: Bench
         path = options.out / f"{name}-throughput.png"
         return (plots.throughput_vs_users(sweeps, "/io_task", options.io_delay_ms, path),)
     return (
-        plots.rps_over_time(runs, f"{name}: requests per second", options.out / f"{name}-rps.png"),
+        plots.rps_over_time(runs, f"{name}: requests per second", options.duration_s, options.out / f"{name}-rps.png"),
         plots.latency_per_endpoint(runs, f"{name}: latency per endpoint", options.out / f"{name}-latency.png"),
         plots.failures_per_endpoint(runs, f"{name}: failures per endpoint", options.out / f"{name}-failures.png"),
     )
@@ -204,9 +204,20 @@ def run_locust(
     if locust.returncode not in (0, 1):  # 1 only says some request failed; the report judges which
         raise BenchFailed(f"locust exited with {locust.returncode} ({server.label}); its log:\n{tail(log)}")
     try:
-        return replace(load_run(server, users, directory, PREFIX), machine_stall_s=stall)
+        run = replace(load_run(server, users, directory, PREFIX), machine_stall_s=stall)
     except FileNotFoundError:
         raise BenchFailed(f"locust wrote no results ({server.label}); its log:\n{tail(log)}") from None
+    return measured(run, options.duration_s)
+
+
+def measured(run: RunResult, duration_s: int) -> RunResult:
+    """``run``, if it measured anything: plots and tables of no request would pass for a result."""
+    if run.total.requests == 0:
+        raise BenchFailed(
+            f"no request completed in {duration_s} s ({run.server.label}, {run.users} users): nothing to measure;"
+            f" locust's log:\n{tail(run.directory / 'locust.log')}"
+        )
+    return run
 
 
 def watch(locust: subprocess.Popen[bytes], history: Path, duration_s: int, progress: Progress, task: TaskID) -> float:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 
 Engine = Literal["sync", "async"]
+
+# Locust's first seconds ramp the users up and its last one is cut short: steady throughput leaves
+# them out. A run must keep at least two whole steady seconds, or its figures measure nothing.
+RAMP_UP_SECONDS: Final = 2
+MIN_DURATION_S: Final = RAMP_UP_SECONDS + 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,9 @@ def echo(request: Request) -> Response:
             415,
             f"Content type {shown} is not supported; send application/json, {FORM_TYPE} or {TEXT_TYPE}.",
         )
-    logger.info("echo %s: %.200r", request.request_id, data)
+    # Bodies are user data: INFO says what came, only DEBUG (opted into) shows it.
+    logger.info("echo %s: %r, %d bytes", request.request_id, kind, len(request.body))
+    logger.debug("echo %s content: %.200r", request.request_id, data)
     return Response.json(data)
 
 

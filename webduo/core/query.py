@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
 
 from webduo.core.http import HTTPError, Request
 
@@ -24,11 +25,35 @@ Q = TypeVar("Q", bound=QueryModel)
 
 
 def parse_query(model: type[Q], request: Request, message: str | None = None) -> Q:
-    """``request``'s query string as ``model``; a 422 (with ``message``) listing pydantic's field errors."""
+    """``request``'s query string as ``model``; a 422 (with ``message``) listing every field error.
+
+    A parameter given more than once for a field that takes one value is named as repeated,
+    rather than failing as "not a valid number" because it arrived as a list.
+    """
+    repeated = {
+        name: len(values)
+        for name, values in request.query.items()
+        if len(values) > 1 and name in model.model_fields and not _takes_many(model.model_fields[name])
+    }
+    # The first value stands in for a repeated one, so its other problems do not hide the rest's.
+    fields = {name: values[0] for name, values in request.query.items() if name in repeated}
+    errors = [repeated_error(name, times) for name, times in repeated.items()]
     try:
-        return model.model_validate(query_fields(request.query))
+        parsed = model.model_validate({**query_fields(request.query), **fields})
     except ValidationError as exc:
-        raise HTTPError(422, field_errors(exc), message=message) from None
+        errors += [error for error in field_errors(exc) if not (error["loc"] and error["loc"][0] in repeated)]
+    if errors:
+        raise HTTPError(422, errors, message=message)
+    return parsed
+
+
+def repeated_error(name: str, times: int) -> dict[str, Any]:
+    return {"loc": [name], "msg": f"Given {times} times; '{name}' takes one value", "type": "repeated_parameter"}
+
+
+def _takes_many(field: FieldInfo) -> bool:
+    annotation = get_origin(field.annotation) or field.annotation
+    return isinstance(annotation, type) and issubclass(annotation, (list, tuple, set, frozenset))
 
 
 def query_fields(query: Mapping[str, list[str]]) -> dict[str, Any]:

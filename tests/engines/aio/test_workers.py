@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import HAS_PROC, children, descendants, kill_all, survivors, wait_for
 from tests.servers import HOST, free_port, run_server, wait_for_port
 
 
@@ -63,3 +64,46 @@ def test_ctrl_c_to_the_process_group_stops_quietly(tmp_path: Path) -> None:
             process.kill()
     assert "KeyboardInterrupt" not in log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+# Pool processes check for their server twice a second; a few seconds leave room for a loaded box.
+POOL_EXIT_SECONDS = 5.0
+POOL_SIZE = 2
+
+
+def pool_of(pid: int) -> set[int]:
+    """The CPU pool (and multiprocessing's resource tracker) of the event-loop process ``pid``."""
+    return wait_for(lambda: descendants(pid), lambda found: len(found) >= POOL_SIZE, timeout=20)
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the pool through /proc")
+def test_cpu_pool_exits_when_its_server_is_killed(tmp_path: Path) -> None:
+    env = {"WEBDUO_CPU_POOL_SIZE": str(POOL_SIZE)}
+    with run_server("async", tmp_path, env) as running:
+        pool = pool_of(running.process.pid)
+        assert len(pool) >= POOL_SIZE, pool
+        try:
+            running.process.kill()
+            running.process.wait()
+            assert survivors(pool, POOL_EXIT_SECONDS) == set()
+        finally:
+            kill_all(pool)
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the pools through /proc")
+def test_a_killed_workers_pool_exits_and_the_rest_serve_on(tmp_path: Path) -> None:
+    env = {"WEBDUO_CPU_POOL_SIZE": str(POOL_SIZE)}
+    with run_server("async", tmp_path, env, args=("--workers", "2")) as running:
+        workers = wait_for(lambda: children(running.process.pid), lambda found: len(found) == 2, timeout=20)
+        victim, spared = sorted(workers)
+        pool, spared_pool = pool_of(victim), pool_of(spared)
+        try:
+            os.kill(victim, signal.SIGKILL)
+            assert survivors(pool, POOL_EXIT_SECONDS) == set()
+            assert survivors(spared_pool, 0) == spared_pool
+            with httpx.Client() as client:
+                assert client.get(f"{running.base_url}/cpu_task", params={"n": 1000}).status_code == 200
+        finally:
+            kill_all(pool)
+        everything = descendants(running.process.pid) | spared_pool
+    assert survivors(everything, POOL_EXIT_SECONDS) == set()

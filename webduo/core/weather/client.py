@@ -16,13 +16,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
 import httpx
 
 from webduo import __version__
-from webduo.core.weather.cache import TTLCache
+from webduo.core.weather.cache import SingleFlight, TTLCache
 from webduo.core.weather.models import UNIT_PARAMETERS, Forecast, GeocodingAnswer, Place, WeatherQuery
 from webduo.core.weather.retry import Done, Outcome, Pause, Plan, RetryPolicy, Step
 from webduo.settings import Settings
@@ -120,18 +121,35 @@ class _WeatherClientBase:
 
 
 class WeatherClient(_WeatherClientBase):
-    """The blocking client: the sync engine's (one per worker process) and the CLI's."""
+    """The blocking client: the sync engine's (one per worker process, shared by its threads) and
+    the CLI's; concurrent misses for one key share a single upstream call."""
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(settings, clock=clock)
         self._client = httpx.Client(**self.http_options(settings))
+        self._flights: SingleFlight[WeatherQuery, Future[Lookup]] = SingleFlight()
 
     @property
     def _http(self) -> httpx.Client:
         return self._client
 
     def current(self, query: WeatherQuery) -> Lookup:
-        """Current conditions for ``query``, from the cache when fresh."""
+        """Current conditions for ``query``: from the cache, or from the one call in flight for it."""
+        hit = self.cached(query)
+        if hit is not None:
+            return hit
+        mine: Future[Lookup] = Future()
+        flight = self._flights.board(self.cache_key(query), lambda: mine)
+        if flight is mine:
+            try:
+                mine.set_result(self._fetch(query))
+            except BaseException as exc:
+                # Whatever ends the call must land the flight, or the threads waiting on it wait for good.
+                mine.set_exception(exc)
+        return flight.result()
+
+    def _fetch(self, query: WeatherQuery) -> Lookup:
+        # Checked again: another thread's flight may have landed between our miss and our boarding.
         return self.cached(query) or self.remember(query, self._drive(self.forecast_plan(query)))
 
     def search(self, name: str, count: int = 10, country: str | None = None) -> list[Place]:
@@ -169,7 +187,7 @@ class AsyncWeatherClient(_WeatherClientBase):
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(settings, clock=clock)
         self._client = httpx.AsyncClient(**self.http_options(settings))
-        self._flights: dict[WeatherQuery, asyncio.Future[Lookup]] = {}
+        self._flights: SingleFlight[WeatherQuery, asyncio.Future[Lookup]] = SingleFlight()
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -180,24 +198,13 @@ class AsyncWeatherClient(_WeatherClientBase):
         hit = self.cached(query)
         if hit is not None:
             return hit
-        key = self.cache_key(query)
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = asyncio.ensure_future(self._fetch(query))
-            self._flights[key] = flight
-            flight.add_done_callback(lambda landed: self._landed(key, landed))
+        flight = self._flights.board(self.cache_key(query), lambda: asyncio.ensure_future(self._fetch(query)))
         # shield: one caller giving up (client gone) must not cancel the call the others wait for.
         return await asyncio.shield(flight)
 
     async def search(self, name: str, count: int = 10, country: str | None = None) -> list[Place]:
         """Places called ``name`` (optionally in ISO country ``country``), best match first."""
         return (await self._drive(self.geocoding_plan(name, count, country))).results
-
-    def _landed(self, key: WeatherQuery, flight: asyncio.Future[Lookup]) -> None:
-        del self._flights[key]
-        # Mark a failure as seen even when every waiter went away, so asyncio does not warn about it.
-        if not flight.cancelled():
-            flight.exception()
 
     async def _fetch(self, query: WeatherQuery) -> Lookup:
         return self.remember(query, await self._drive(self.forecast_plan(query)))

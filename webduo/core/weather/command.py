@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 import httpx
@@ -16,6 +19,8 @@ from webduo.settings import Settings
 
 # Enough candidates to show why a name is ambiguous, few enough to read.
 CANDIDATES: Final = 10
+# ISO 3166-1 alpha-2: the geocoding API's countryCode; a name ("Germany") would match nothing.
+COUNTRY_CODE: Final = re.compile(r"[A-Za-z]{2}")
 
 
 class CommandError(Exception):
@@ -35,28 +40,58 @@ def fetch_report(
     country: str | None,
     units: str,
 ) -> WeatherReport:
-    """The report for ``--lat/--lon`` or ``--city``; every failure is a :class:`CommandError`."""
+    """The report for ``--lat/--lon`` or ``--city``; every failure is a :class:`CommandError`.
+
+    The flags are checked before any call, so a usage error (exit 2) never costs a request.
+    """
     if (city is not None) == (lat is not None or lon is not None):
         raise CommandError("give either --lat and --lon, or --city", exit_code=2)
+    if city is None:
+        if country is not None:
+            raise CommandError("--country narrows --city; it cannot be used with --lat/--lon", exit_code=2)
+        query = _coordinates(lat, lon, units)
+        with _upstream(settings) as client:
+            return WeatherReport.build(query, client.current(query).forecast)
+    _check_place(city, country)
+    with _upstream(settings) as client:
+        place = _resolve(client, city, country)
+        query = _query(place.latitude, place.longitude, units)
+        return WeatherReport.build(query, client.current(query).forecast, place.label)
+
+
+@contextmanager
+def _upstream(settings: Settings) -> Iterator[WeatherClient]:
+    """A client whose every failure ends as a one-line :class:`CommandError` (exit 1)."""
     try:
         with WeatherClient(settings) as client:
-            place = _resolve(client, city, country) if city is not None else None
-            query = _query(place.latitude if place else lat, place.longitude if place else lon, units)
-            lookup = client.current(query)
+            yield client
     except WeatherError as exc:
         raise CommandError(f"Open-Meteo failed: {exc.reason}") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise CommandError(f"cannot call Open-Meteo: {exc}") from None
-    return WeatherReport.build(query, lookup.forecast, place.label if place else None)
 
 
-def _query(lat: float | None, lon: float | None, units: str) -> WeatherQuery:
-    given = {"lat": lat, "lon": lon, "units": units}
+def _coordinates(lat: float | None, lon: float | None, units: str) -> WeatherQuery:
+    if lat is None or lon is None:
+        # fetch_report made sure one of them is given.
+        given, missing = ("--lat", "--lon") if lon is None else ("--lon", "--lat")
+        raise CommandError(f"{missing} is required with {given}", exit_code=2)
+    return _query(lat, lon, units)
+
+
+def _check_place(city: str, country: str | None) -> None:
+    if not city.strip():
+        raise CommandError("--city must not be empty", exit_code=2)
+    if country is not None and not COUNTRY_CODE.fullmatch(country):
+        raise CommandError(f"--country must be an ISO 3166-1 alpha-2 code (two letters, e.g. DE), got {country!r}", 2)
+
+
+def _query(lat: float, lon: float, units: str) -> WeatherQuery:
     try:
-        return WeatherQuery.model_validate({key: value for key, value in given.items() if value is not None})
+        return WeatherQuery.of(lat, lon, units)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in field_errors(exc))
-        raise CommandError(f"invalid query: {problems}", exit_code=2) from None
+        problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in field_errors(exc))
+        raise CommandError(problems, exit_code=2) from None
 
 
 def _resolve(client: WeatherClient, city: str, country: str | None) -> Place:
