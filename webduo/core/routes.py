@@ -1,18 +1,24 @@
-"""The one route table both engines serve, each route with what its endpoint takes and gives."""
+"""The one route table both engines serve, each route with what the OpenAPI document says of it."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Final
 
 from pydantic import JsonValue
 
 from webduo.core import endpoints, tasks
 from webduo.core.endpoints import FORM_TYPE, TEXT_TYPE, FormFields, Health
-from webduo.core.http import JSON_CONTENT_TYPE
+from webduo.core.http import JSON_CONTENT_TYPE, Headers, Request, Response
+from webduo.core.openapi import build_document, render
 from webduo.core.routing import Content, Reply, ReplyHeader, Route, RouteTable
 from webduo.core.weather.client import CacheStatus
 from webduo.core.weather.endpoint import weather
 from webduo.core.weather.models import WeatherQuery, WeatherReport
+from webduo.settings import Settings
+
+
+OPENAPI_PATH: Final = "/openapi.json"
 
 
 def _json(schema: Any) -> Reply:
@@ -75,5 +81,27 @@ def build_routes() -> RouteTable:
                 ),
                 errors=(422, 502, 504),
             ),
+            Route("GET", OPENAPI_PATH, openapi, "openapi", reply=_json(dict[str, Any])),
         ]
     )
+
+
+def openapi(request: Request) -> Response:
+    """This document: the OpenAPI 3.1 contract both engines are tested against.
+
+    Generated from the route table on first use, then the same bytes for the life of the process.
+    """
+    return Response(200, Headers.of([("Content-Type", JSON_CONTENT_TYPE)]), contract(_custom_header_name()))
+
+
+@cache
+def contract(custom_header: str) -> bytes:
+    """The OpenAPI document of :func:`build_routes` as served, for a custom header named ``custom_header``."""
+    return render(build_document(build_routes(), custom_header))
+
+
+@cache
+def _custom_header_name() -> str:
+    # The engines build their App from Settings() with the same environment and .env, and no
+    # flag sets the header's name: reading it again here gives the name they add.
+    return Settings().custom_header_name
