@@ -98,7 +98,10 @@ def serve(
         str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
     ] = None,
 ) -> None:
-    """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0)."""
+    """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0).
+
+    Exit code 1: an engine could not start (its port is taken, say).
+    """
     from webduo.engines.prefork import record_stop_signals
 
     # From here on a stop signal is kept, not fatal: settings and the engine take ~1 s to import.
@@ -121,14 +124,17 @@ def serve(
         passed["--weather-url"] = weather_url
         options = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
         raise typer.Exit(_serve_both(options, early_signals))
+    from webduo.engines.errors import StartupError
+
     if mode is Mode.sync:
-        from webduo.engines.sync.server import serve as serve_sync
-
-        serve_sync(settings)
+        from webduo.engines.sync.server import serve as serve_engine
     else:
-        from webduo.engines.aio.server import serve as serve_async
-
-        serve_async(settings)
+        from webduo.engines.aio.server import serve as serve_engine
+    try:
+        serve_engine(settings)
+    except StartupError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 class UnitSystem(str, enum.Enum):
