@@ -55,7 +55,7 @@ def serve(settings: Settings) -> None:
             run_worker(listener, settings, early_signals)
         else:
             master_pid = os.getpid()
-            Master(
+            Master.pool(
                 settings.workers,
                 settings.graceful_timeout,
                 lambda early: run_worker(listener, settings, early, parent_pid=master_pid),

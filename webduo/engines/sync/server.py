@@ -50,7 +50,7 @@ def serve(settings: Settings) -> None:
             run_worker(listener, settings, early_signals=early_signals)
         else:
             master_pid = os.getpid()
-            Master(
+            Master.pool(
                 settings.workers,
                 settings.graceful_timeout,
                 lambda early: run_worker(listener, settings, parent_pid=master_pid, early_signals=early),
