@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import enum
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -79,7 +77,9 @@ def load_settings(**overrides: Any) -> Settings:
 
 @app.command()
 def serve(
-    mode: Annotated[Mode, typer.Option(help="Which engine to run; 'both' runs each in its own process.")] = Mode.sync,
+    mode: Annotated[
+        Mode, typer.Option(help="Which engine to run; 'both' runs each in its own process, and stops both if one ends.")
+    ] = Mode.sync,
     host: Annotated[str | None, typer.Option(help="Interface to bind. [env WEBDUO_HOST, default localhost]")] = None,
     port: Annotated[
         int | None, typer.Option(help="Port to bind. [env WEBDUO_SYNC_PORT=8001 / WEBDUO_ASYNC_PORT=8002]")
@@ -98,7 +98,10 @@ def serve(
         str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
     ] = None,
 ) -> None:
-    """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0)."""
+    """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0).
+
+    Exit code 1: an engine could not start (its port is taken, say), or with --mode both, one ended by itself.
+    """
     from webduo.engines.prefork import record_stop_signals
 
     # From here on a stop signal is kept, not fatal: settings and the engine take ~1 s to import.
@@ -117,18 +120,21 @@ def serve(
         **{port_field: port},
     )
     if mode is Mode.both:
-        passed = {"--host": host, "--log-level": log_level, "--workers": workers, "--threads": threads}
-        passed["--weather-url"] = weather_url
-        options = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
-        raise typer.Exit(_serve_both(options, early_signals))
+        from webduo.engines.both import serve as serve_both
+
+        serve_both(settings, early_signals)
+        return
+    from webduo.engines.errors import StartupError
+
     if mode is Mode.sync:
-        from webduo.engines.sync.server import serve as serve_sync
-
-        serve_sync(settings)
+        from webduo.engines.sync.server import serve as serve_engine
     else:
-        from webduo.engines.aio.server import serve as serve_async
-
-        serve_async(settings)
+        from webduo.engines.aio.server import serve as serve_engine
+    try:
+        serve_engine(settings)
+    except StartupError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 class UnitSystem(str, enum.Enum):
@@ -186,33 +192,6 @@ def openapi(
     except OSError as exc:  # no such directory, a directory, no permission: one line, not a traceback
         typer.secho(f"error: cannot write {out}: {exc.strerror or exc}", fg="red", err=True)
         raise typer.Exit(2) from None
-
-
-def _serve_both(options: list[str], early_signals: list[int]) -> int:
-    """Run each engine as a child process; Ctrl-C or SIGTERM stops both, gracefully."""
-    command = [sys.executable, "-m", "webduo", "serve", *options, "--mode"]
-    children: list[subprocess.Popen[bytes]] = []
-
-    forwarded: set[int] = set()
-
-    def forward(signum: int, _frame: object) -> None:
-        forwarded.add(signum)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    for engine in ("sync", "async"):
-        if early_signals:  # stopped while starting: start nothing more
-            break
-        children.append(subprocess.Popen([*command, engine]))  # noqa: S603
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for signum in dict.fromkeys(early_signals):
-        forward(signum, None)
-    codes = [child.wait() for child in children]
-    # A child stopped by a signal we passed on stopped as asked, even if it died of it while still
-    # starting (before its own handler); anything else is reported.
-    return next((code for code in codes if code != 0 and -code not in forwarded), 0)
 
 
 def _measurable(duration: int) -> int:

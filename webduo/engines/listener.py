@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import socket
 from typing import Final
+
+from webduo.engines.errors import StartupError
 
 
 # The kernel queues this many finished handshakes per listening socket (capped by somaxconn).
@@ -21,8 +24,15 @@ def open_listener(host: str, port: int, *, defer_accept: float | None = None) ->
 
     With ``defer_accept`` (Linux ``TCP_DEFER_ACCEPT``), the kernel keeps a connection until its
     first bytes arrive, so a client that connects and says nothing never reaches a worker.
+    Raises :class:`StartupError` when the address cannot be bound (taken, no permission, unknown host).
     """
-    listener = socket.create_server((host, port), backlog=BACKLOG)
+    try:
+        listener = socket.create_server((host, port), backlog=BACKLOG)
+    except OSError as exc:
+        # create_server appends the address to strerror, which the message already names; a
+        # negative errno is getaddrinfo's (an unknown host), whose strerror is all there is.
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
+        raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
     if defer_accept is not None and hasattr(socket, "TCP_DEFER_ACCEPT"):
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, max(1, math.ceil(defer_accept)))
     listener.set_inheritable(True)

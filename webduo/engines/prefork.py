@@ -1,8 +1,16 @@
-"""The pre-fork master: N worker processes on one inherited listening socket.
+"""The pre-fork master: child processes it forks, reaps, signals and, as its policy says, replaces.
 
-The master serves nothing itself. It forks the workers, respawns any that dies, and forwards
-SIGTERM (graceful) and SIGINT (quick) to them; when all have finished it returns. A worker
-that outlives the grace period by a margin is killed: a stop must always end.
+The master serves nothing itself. It has two policies:
+
+- a pool (``--workers N``): N copies of one target on an inherited listening socket; any that
+  dies is respawned, and workers that keep dying on start-up make it give up;
+- a fixed set of named children (``--mode both``: one per engine), none respawned: as soon as
+  one ends, the master stops the others and fails, since half of a set is not what was asked
+  for. It says which child ended and why, in one line, with the reason the child sent up.
+
+Either way it forwards SIGTERM (graceful) and SIGINT (quick) to the children and returns when
+all have finished. A child that outlives the grace period by a margin is killed: a stop must
+always end.
 """
 
 from __future__ import annotations
@@ -15,12 +23,15 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
+from webduo.engines.errors import StartupError
 
-logger = logging.getLogger("webduo.sync.master")
+
+logger = logging.getLogger("webduo.master")
 
 # A worker that dies sooner than this after its start is crashing on start-up: wait this long
 # before the next attempt instead of fork-looping.
@@ -31,48 +42,94 @@ MAX_QUICK_DEATHS: Final = 5
 # Grace on top of graceful_timeout before SIGKILL: workers enforce the timeout themselves.
 KILL_MARGIN: Final = 5.0
 _STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+# A child's last words fit in one atomic pipe write (PIPE_BUF is at least 4096 bytes on Linux),
+# so reasons from children ending at once never interleave: 1000 characters are at most 4000 bytes.
+_REASON_CHARS: Final = 1000
+
+Target = Callable[[Sequence[int]], None]
+"""What a child runs; it gets the stop signals that arrived before its loop could take them."""
+
+
+@dataclass(frozen=True)
+class _Child:
+    name: str
+    started: float
 
 
 class Master:
-    """Keeps ``workers`` copies of ``target`` running in child processes until told to stop."""
+    """Keeps one child process per named slot until told to stop; :meth:`pool` or :meth:`supervising`.
+
+    With ``respawn``, a slot whose child died gets a new one (a pool); without, the first child
+    to end stops them all (a fixed set).
+    """
 
     def __init__(
         self,
-        workers: int,
+        slots: Mapping[str, Target],
         graceful_timeout: float,
-        target: Callable[[Sequence[int]], None],
         *,
+        respawn: bool,
         respawn_backoff: float = RESPAWN_BACKOFF,
         max_quick_deaths: int = MAX_QUICK_DEATHS,
     ) -> None:
-        self.size = workers
+        self.slots = dict(slots)
         self.graceful_timeout = graceful_timeout
-        self.target = target
+        self.respawn = respawn
         self.respawn_backoff = respawn_backoff
         self.max_quick_deaths = max_quick_deaths
         self.failed = False
         self._quick_deaths = 0
-        self.children: dict[int, float] = {}  # pid -> start time
+        self._started: set[str] = set()
+        self.children: dict[int, _Child] = {}
         self._received: list[int] = []
         self._forwarded: set[int] = set()
         self._kill_at: float | None = None
         self._respawn_at = 0.0
+        self._reasons = b""
+
+    @classmethod
+    def pool(
+        cls,
+        workers: int,
+        graceful_timeout: float,
+        target: Target,
+        *,
+        respawn_backoff: float = RESPAWN_BACKOFF,
+        max_quick_deaths: int = MAX_QUICK_DEATHS,
+    ) -> Master:
+        """``workers`` copies of ``target``, each respawned when it dies (``--workers N``)."""
+        slots = {f"worker {number}": target for number in range(1, workers + 1)}
+        return cls(
+            slots, graceful_timeout, respawn=True, respawn_backoff=respawn_backoff, max_quick_deaths=max_quick_deaths
+        )
+
+    @classmethod
+    def supervising(cls, children: Mapping[str, Target], graceful_timeout: float) -> Master:
+        """One child per entry, started in order and never respawned (``--mode both``).
+
+        When one ends before a stop signal, whatever its exit code, the master logs its name
+        and the reason, stops the others gracefully and fails (``SystemExit(1)`` from :meth:`run`).
+        """
+        return cls(children, graceful_timeout, respawn=False)
 
     def run(self, early_signals: Sequence[int] = ()) -> None:
-        """Block until a stop signal and every worker's exit.
+        """Block until a stop signal and every child's exit.
 
         ``early_signals`` arrived before the master took the handlers over; they count as if now.
-        Raises ``SystemExit(1)`` after stopping the rest when workers keep dying on start-up.
+        Raises ``SystemExit(1)`` after stopping the rest when workers keep dying on start-up,
+        or when a child of a fixed set ended or did not stop cleanly.
         """
         wake_r, wake_w = os.pipe()
-        for fd in (wake_r, wake_w):
+        reasons_r, reasons_w = os.pipe()
+        for fd in (wake_r, wake_w, reasons_r):
             os.set_blocking(fd, False)
+        pipes = (wake_r, wake_w, reasons_r, reasons_w)
         previous_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (*_STOP_SIGNALS, signal.SIGCHLD)}
         self._received.extend(early_signals)
         try:
             while True:
-                self._reap()
+                self._reap(reasons_r)
                 if self._received:
                     self._forward()
                     if not self.children:
@@ -82,7 +139,7 @@ class Master:
                     if self._kill_at is not None and time.monotonic() >= self._kill_at:
                         self._kill_all()
                 else:
-                    self._fill(wake_r, wake_w)
+                    self._fill(pipes)
                 select.select([wake_r], [], [], 0.5)
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 4096)
@@ -90,65 +147,137 @@ class Master:
             signal.set_wakeup_fd(previous_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            os.close(wake_r)
-            os.close(wake_w)
+            for fd in pipes:
+                os.close(fd)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum in _STOP_SIGNALS:
             self._received.append(signum)
 
-    def _fill(self, wake_r: int, wake_w: int) -> None:
+    def _next(self) -> tuple[str, Target] | None:
+        """The slot to start a child for now, if any."""
+        running = {child.name for child in self.children.values()}
+        for name, target in self.slots.items():
+            if name not in running and (self.respawn or name not in self._started):
+                return name, target
+        return None
+
+    def _fill(self, pipes: tuple[int, int, int, int]) -> None:
         now = time.monotonic()
-        while len(self.children) < self.size and now >= self._respawn_at:
+        while now >= self._respawn_at and (start := self._next()) is not None:
+            name, target = start
+            # Output still buffered here would be written once more by the child.
+            sys.stdout.flush()
+            sys.stderr.flush()
             # Stop signals stay blocked across fork until the child has its own handler: one
             # forwarded in that window would otherwise hit the master's inherited handler in
             # the child and be lost, leaving a worker that never stops.
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
             try:
                 pid = os.fork()
-            except OSError as exc:  # EAGAIN/ENOMEM: keep the workers we have, try again later
+            except OSError as exc:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                logger.error("cannot start a worker: %s", exc)
-                self._respawn_at = now + self.respawn_backoff
+                self._cannot_fork(name, exc, now)
                 return
             if pid == 0:
-                self._become_worker(wake_r, wake_w, mask)
+                self._become_child(target, pipes, mask)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            self.children[pid] = now
+            self.children[pid] = _Child(name, now)
+            self._started.add(name)
 
-    def _become_worker(self, wake_r: int, wake_w: int, mask: set[int | signal.Signals]) -> None:
-        """In the child: drop the master's signal plumbing, serve, and never return into its code."""
-        code = 0
+    def _cannot_fork(self, name: str, exc: OSError, now: float) -> None:
+        if self.respawn:  # EAGAIN/ENOMEM: keep the workers we have, try again later
+            logger.error("cannot start a worker: %s", exc)
+            self._respawn_at = now + self.respawn_backoff
+            return
+        self._fail(f"cannot start the {name}: {exc}")
+
+    def _become_child(self, target: Target, pipes: tuple[int, int, int, int], mask: set[int | signal.Signals]) -> None:
+        """In the child: drop the master's signal plumbing, run, and never return into its code.
+
+        Why it ended goes up the reasons pipe, for the master's report of a fixed set.
+        """
+        wake_r, wake_w, reasons_r, reasons_w = pipes
+        code, reason = 0, ""
         try:
             signal.set_wakeup_fd(-1)
-            os.close(wake_r)
-            os.close(wake_w)
+            for fd in (wake_r, wake_w, reasons_r):
+                os.close(fd)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             early_signals = record_stop_signals()
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            self.target(early_signals)
-        except BaseException:
+            target(early_signals)
+        except StartupError as exc:
+            code, reason = 1, str(exc)
+        except SystemExit as exc:  # a nested master that gave up, or sys.exit(): its code, no traceback
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:  # sys.exit("why"): Python's own way to exit 1 with a reason
+                code, reason = 1, str(exc.code)
+        except BaseException as exc:
             traceback.print_exc()
-            code = 1
+            code, reason = 1, f"{type(exc).__name__}: {exc}"
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            # Nothing may keep the child from os._exit: returning would run the master's code in it.
+            with contextlib.suppress(OSError, ValueError):
+                if reason:
+                    line = f"{os.getpid()} {' '.join(reason.split())}"[:_REASON_CHARS] + "\n"
+                    os.write(reasons_w, line.encode(errors="replace"))
+                sys.stdout.flush()
+                sys.stderr.flush()
             os._exit(code)
 
-    def _reap(self) -> None:
+    def _reap(self, reasons_r: int) -> None:
+        ended: list[tuple[int, _Child, int]] = []
         while self.children:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 self.children.clear()
-                return
+                break
             if pid == 0:
-                return
-            started = self.children.pop(pid, None)
-            if started is None:
-                continue
-            if not self._received:
-                self._worker_died(pid, os.waitstatus_to_exitcode(status), started)
+                break
+            child = self.children.pop(pid, None)
+            if child is not None:
+                ended.append((pid, child, os.waitstatus_to_exitcode(status)))
+        if not ended:
+            return
+        reasons = self._read_reasons(reasons_r)
+        # Reaped all first, so a report names as still running only the children that are.
+        for pid, child, code in ended:
+            if not self.respawn:
+                self._member_ended(child, code, reasons.get(pid, ""))
+            elif not self._received:
+                self._worker_died(pid, code, child.started)
+
+    def _read_reasons(self, reasons_r: int) -> dict[int, str]:
+        """``pid -> reason`` for every whole line children wrote up the pipe so far."""
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(reasons_r, 65536):
+                self._reasons += chunk
+        *lines, self._reasons = self._reasons.split(b"\n")
+        reasons: dict[int, str] = {}
+        for line in lines:
+            pid, _, reason = line.decode(errors="replace").partition(" ")
+            if pid.isdigit():
+                reasons[int(pid)] = reason
+        return reasons
+
+    def _member_ended(self, child: _Child, code: int, reason: str) -> None:
+        how = _how_it_ended(code, reason)
+        if not self._received:
+            others = ", ".join(f"the {other.name}" for other in self.children.values())
+            self._fail(f"{child.name} {how}" + (f"; stopping {others}" if others else ""))
+        elif code != 0 and -code not in self._forwarded:
+            # Asked to stop, it failed to, or was killed for outliving the grace period.
+            self.failed = True
+            logger.error("%s %s while stopping", child.name, how)
+
+    def _fail(self, message: str) -> None:
+        """Log ``message`` and stop every child, as an operator's SIGTERM would; ``run`` then fails."""
+        logger.error("%s", message)
+        self.failed = True
+        self._received.append(signal.SIGTERM)
 
     def _worker_died(self, pid: int, code: int, started: float) -> None:
         now = time.monotonic()
@@ -158,9 +287,7 @@ class Master:
             return
         self._quick_deaths += 1
         if self._quick_deaths >= self.max_quick_deaths:
-            logger.error("workers keep dying on start-up (%d in a row); giving up", self._quick_deaths)
-            self.failed = True
-            self._received.append(signal.SIGTERM)  # stop the others like an operator would
+            self._fail(f"workers keep dying on start-up ({self._quick_deaths} in a row); giving up")
             return
         logger.warning("worker %d died on start-up (%d); retrying in %g s", pid, code, self.respawn_backoff)
         self._respawn_at = now + self.respawn_backoff
@@ -178,10 +305,19 @@ class Master:
 
     def _kill_all(self) -> None:
         self._kill_at = float("inf")
-        for pid in list(self.children):
-            logger.error("worker %d outlived the grace period; killing it", pid)
+        for pid, child in list(self.children.items()):
+            logger.error("%s (pid %d) outlived the grace period; killing it", child.name, pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _how_it_ended(code: int, reason: str) -> str:
+    """``exited with 1 (cannot listen on ...)``, or ``was killed by SIGKILL``, from a child's exit code."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"was killed by signal {-code}"
+    return f"exited with {code}" + (f" ({reason})" if reason else "")
 
 
 class StopSignalRecorder:

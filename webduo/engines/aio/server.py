@@ -38,18 +38,15 @@ def serve(settings: Settings) -> None:
     """Run the async engine in the foreground until SIGINT/SIGTERM; returns when stopped.
 
     ``--workers N`` pre-forks N event-loop processes on one listening socket, with the same
-    master as the sync engine, so the two are compared with the same process model.
+    master as the sync engine, so the two are compared with the same process model. Raises
+    :class:`~webduo.engines.errors.StartupError` when the port cannot be bound.
     """
     from webduo.engines.banner import print_banner
     from webduo.engines.logs import configure_logging
 
     early_signals = record_stop_signals()
     configure_logging(settings.log_level, ENGINE)
-    try:
-        listener = open_listener(settings.host, settings.async_port, defer_accept=settings.head_timeout)
-    except OSError as exc:  # port taken, no permission, unknown host: a message, not a traceback
-        logger.error("cannot listen on %s:%d: %s", settings.host, settings.async_port, exc.strerror or exc)
-        raise SystemExit(1) from None
+    listener = open_listener(settings.host, settings.async_port, defer_accept=settings.head_timeout)
     with listener:
         host, port = listener.getsockname()[:2]
         plural = "es" if settings.workers > 1 else ""
@@ -58,7 +55,7 @@ def serve(settings: Settings) -> None:
             run_worker(listener, settings, early_signals)
         else:
             master_pid = os.getpid()
-            Master(
+            Master.pool(
                 settings.workers,
                 settings.graceful_timeout,
                 lambda early: run_worker(listener, settings, early, parent_pid=master_pid),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from collections.abc import Sequence
@@ -19,8 +18,6 @@ from webduo.engines.sync.services import sync_services
 from webduo.engines.sync.worker import Worker
 from webduo.settings import Settings
 
-
-logger = logging.getLogger("webduo.sync")
 
 ENGINE: Final = "sync"
 
@@ -42,21 +39,20 @@ def run_worker(
 
 
 def serve(settings: Settings) -> None:
-    """Serve until SIGTERM (graceful) or SIGINT (quick), then return normally."""
+    """Serve until SIGTERM (graceful) or SIGINT (quick), then return normally.
+
+    Raises :class:`~webduo.engines.errors.StartupError` when the port cannot be bound.
+    """
     early_signals = record_stop_signals()
     configure_logging(settings.log_level, ENGINE)
-    try:
-        listener = open_listener(settings)
-    except OSError as exc:  # port taken, no permission, unknown host: a message, not a traceback
-        logger.error("cannot listen on %s:%d: %s", settings.host, settings.sync_port, exc.strerror or exc)
-        raise SystemExit(1) from None
+    listener = open_listener(settings)
     try:
         _banner(listener, settings)
         if settings.workers == 1:
             run_worker(listener, settings, early_signals=early_signals)
         else:
             master_pid = os.getpid()
-            Master(
+            Master.pool(
                 settings.workers,
                 settings.graceful_timeout,
                 lambda early: run_worker(listener, settings, parent_pid=master_pid, early_signals=early),
