@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -14,23 +14,23 @@ import httpx
 import pytest
 
 from tests.processes import HAS_PROC, children, descendants, kill_all, survivors, wait_for
+from tests.rawhttp import Client
 from tests.servers import HOST, free_port, run_server, wait_for_port
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path, workers: str) -> None:
-    with run_server("async", tmp_path, args=("--workers", workers)) as running:
-        answers: list[httpx.Response] = []
-        slow = threading.Thread(
-            target=lambda: answers.append(httpx.get(f"{running.base_url}/io_task?delay_ms=1500", timeout=10))
-        )
-        slow.start()
-        time.sleep(0.5)
+    with run_server("async", tmp_path, args=("--workers", workers)) as running, Client(running.port, 15) as client:
+        # Sent from this thread before the stop, with a second to spare for the server to read it
+        # even on a loaded machine (a client thread of its own could still be connecting).
+        client.send(b"GET /io_task?delay_ms=2500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(1.0)
         running.process.send_signal(signal.SIGTERM)
-        slow.join(10)
+        reply = client.reply()
         assert running.process.wait(15) == 0, running.log_text()
-    assert [answer.status_code for answer in answers] == [200]
-    assert answers[0].json()["requested_ms"] == 1500
+    assert reply.status == 200
+    assert json.loads(reply.body)["requested_ms"] == 2500
+    assert reply.headers["connection"] == "close"
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

@@ -156,15 +156,16 @@ def test_stop_signal_lets_the_request_in_flight_finish(tmp_path: Path, workers: 
         with Client(running.port) as idle:  # an idle keep-alive connection is closed, not waited for
             idle.send(HELLO)
             idle.reply()
-            replies: list[Reply] = []
-            in_flight = threading.Thread(target=lambda: replies.append(io_task(running.port, 1500)))
-            in_flight.start()
-            time.sleep(0.4)
-            running.process.send_signal(signum)
-            assert idle.closed_by_server()
-        in_flight.join(10)
-        assert [reply.status for reply in replies] == [200]
-        assert replies[0].headers["connection"] == "close"
+            with Client(running.port, timeout=15) as in_flight:
+                # Sent from this thread before the stop, with time to spare for the server to read
+                # it even on a loaded machine (a client thread of its own could still be connecting).
+                in_flight.send(b"GET /io_task?delay_ms=2500 HTTP/1.1\r\nHost: t\r\n\r\n")
+                time.sleep(1.0)
+                running.process.send_signal(signum)
+                assert idle.closed_by_server()
+                reply = in_flight.reply()
+        assert reply.status == 200
+        assert reply.headers["connection"] == "close"
         assert running.process.wait(10) == 0
         assert stop(running.process) == 0
 
