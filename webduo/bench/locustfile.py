@@ -16,7 +16,7 @@ from locust import FastHttpUser, constant, constant_throughput, task
 
 IO_DELAY_MS: Final = int(os.environ.get("WEBDUO_BENCH_IO_DELAY_MS", "100"))
 CPU_N: Final = int(os.environ.get("WEBDUO_BENCH_CPU_N", "100000"))
-# Set by `webduo bench` when it started the local Open-Meteo stand-in the servers call.
+# Set by `webduo bench` when /weather is loaded: its servers call a stand-in, or --weather at a target.
 WEATHER: Final = os.environ.get("WEBDUO_BENCH_WEATHER") == "1"
 WEATHER_QUERY: Final = os.environ.get("WEBDUO_BENCH_WEATHER_QUERY", "lat=52.52&lon=13.41")
 
