@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -19,7 +20,7 @@ from tests.servers import free_port, run_server
 from tests.weather.support import fast_env
 from webduo.bench.plots import SUB_MS, ideal_rps, latency_figure, rps_figure
 from webduo.bench.results import EndpointStats, RunResult, percentile
-from webduo.bench.runner import BenchFailed, BenchOptions, locust_command, measured
+from webduo.bench.runner import LOCUSTFILE, BenchFailed, BenchOptions, locust_command, measured
 from webduo.bench.scenarios import MIN_DURATION_S, SCENARIOS, ScenarioName, ServerConfig
 from webduo.bench.urls import target_problem
 from webduo.testing.openmeteo import FakeOpenMeteo
@@ -139,6 +140,28 @@ def test_locust_forks_only_when_asked_for_processes() -> None:
     forked = locust_command(mixed, 4, "http://127.0.0.1:1", "prefix", options(processes=3))
     assert forked[forked.index("--processes") + 1] == "3"
     assert forked[-1] == "MixedUser", "user classes come last"
+
+
+@pytest.mark.slow
+def test_locust_workers_leave_the_json_report_to_the_master(tmp_path: Path) -> None:
+    master_port, nowhere = free_port(), f"http://127.0.0.1:{free_port()}"
+    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
+    master = [*locust, "--master", "--master-bind-port", str(master_port), "--expect-workers", "1", "--headless"]
+    master += ["--host", nowhere, "--users", "1", "--run-time", "2s", "--json-file", str(tmp_path / "master")]
+    worker = [*locust, "--worker", "--master-port", str(master_port), "--json-file", str(tmp_path / "worker")]
+    with (tmp_path / "locust.log").open("wb") as log:
+        started = [
+            subprocess.Popen([*command, "HelloProbeUser"], stdout=log, stderr=log) for command in (master, worker)
+        ]
+        try:
+            codes = [process.wait(timeout=60) for process in started]
+        finally:
+            for process in started:
+                process.kill()
+                process.wait()
+    assert codes == [1, 0], (tmp_path / "locust.log").read_text()  # the master counted the refused requests
+    assert json.loads((tmp_path / "master.json").read_text())[0]["num_requests"] > 0
+    assert not (tmp_path / "worker.json").exists()
 
 
 def test_weather_is_loaded_at_a_target_only_when_asked() -> None:
