@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen --no-sync
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: all run run-sync run-async test lint typecheck pytest hadolint format bench images clean
+.PHONY: all run run-sync run-async test lint typecheck pytest fleet-test hadolint format bench images clean
 
 all: test
 
@@ -50,6 +50,11 @@ hadolint: $(VENV)/.synced
 
 pytest: $(VENV)/.synced
 	$(RUN) pytest
+
+## nginx in front of two replicas per engine, with Redis, on loopback (~45 s; part of pytest too).
+## Needs Debian's nginx and redis-server: apt-get install nginx redis-server (.ci/run does it).
+fleet-test: $(VENV)/.synced
+	$(RUN) pytest tests/fleet
 
 format: $(VENV)/.synced
 	$(RUN) ruff format .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -15,10 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.processes import alive, descendants
+from tests.servers import free_port, run_server
+from tests.weather.support import fast_env
 from webduo.bench.plots import SUB_MS, ideal_rps, latency_figure, rps_figure
 from webduo.bench.results import EndpointStats, RunResult, percentile
-from webduo.bench.runner import BenchFailed, measured
+from webduo.bench.runner import LOCUSTFILE, BenchFailed, BenchOptions, locust_command, measured
 from webduo.bench.scenarios import MIN_DURATION_S, SCENARIOS, ScenarioName, ServerConfig
+from webduo.bench.urls import target_problem
+from webduo.testing.openmeteo import FakeOpenMeteo
 
 
 def bench_command(out: Path, *args: str) -> list[str]:
@@ -65,6 +70,106 @@ def test_bench_never_loads_a_remote_weather_api(tmp_path: Path) -> None:
 
 def run_bench_command(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(bench_command(out, *args), capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1:8080", None),
+        ("https://localhost/", None),
+        ("http://[::1]:8081/prefix", None),
+        ("http://10.0.0.7:8080", "must be on loopback"),
+        ("http://api.open-meteo.com", "must be on loopback"),
+        ("127.0.0.1:8080", "must be an http:// or https:// URL"),
+        ("http://127.0.0.1:99999", "has no valid port"),
+        ("http://127.0.0.1:8080/?users=9", "without query, fragment or credentials"),
+        ("http://me:secret@127.0.0.1:8080", "without query, fragment or credentials"),
+    ],
+)
+def test_a_target_is_a_loopback_base_url(url: str, problem: str | None) -> None:
+    found = target_problem(url)
+    assert found is None if problem is None else (found is not None and problem in found), found
+
+
+def test_a_remote_target_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_bench_command(tmp_path / "out", "--target", "http://192.0.2.1:8080")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: --target must be on loopback (127.0.0.1, ::1 or localhost)\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_flags_with_a_target_are_a_usage_error(tmp_path: Path) -> None:
+    result = run_bench_command(
+        tmp_path / "out", "--target", "http://127.0.0.1:8080", "--mode", "sync", "--threads", "8"
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr == "error: --mode, --threads set up the servers the bench starts; with --target it starts none\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_target_that_does_not_answer_could_not_be_run(tmp_path: Path) -> None:
+    port = free_port()
+    result = run_bench_command(tmp_path / "out", "--target", f"http://127.0.0.1:{port}", "--duration", "5")
+    assert result.returncode == 3, result.stderr
+    assert f"error: target http://127.0.0.1:{port} did not answer GET /healthz" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def options(**overrides: object) -> BenchOptions:
+    defaults: dict[str, object] = {
+        "scenarios": (SCENARIOS[ScenarioName.mixed],),
+        "engines": ("async",),
+        "users": 4,
+        "spawn_rate": None,
+        "duration_s": 5,
+        "workers": 1,
+        "threads": 1,
+        "out": Path("unused"),
+    }
+    return BenchOptions(**{**defaults, **overrides})  # type: ignore[arg-type]
+
+
+def test_locust_forks_only_when_asked_for_processes() -> None:
+    mixed = SCENARIOS[ScenarioName.mixed]
+    single = locust_command(mixed, 4, "http://127.0.0.1:1", "prefix", options())
+    assert "--processes" not in single
+    forked = locust_command(mixed, 4, "http://127.0.0.1:1", "prefix", options(processes=3))
+    assert forked[forked.index("--processes") + 1] == "3"
+    assert forked[-1] == "MixedUser", "user classes come last"
+
+
+@pytest.mark.slow
+def test_locust_workers_leave_the_json_report_to_the_master(tmp_path: Path) -> None:
+    master_port, nowhere = free_port(), f"http://127.0.0.1:{free_port()}"
+    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
+    master = [*locust, "--master", "--master-bind-port", str(master_port), "--expect-workers", "1", "--headless"]
+    master += ["--host", nowhere, "--users", "1", "--run-time", "2s", "--json-file", str(tmp_path / "master")]
+    worker = [*locust, "--worker", "--master-port", str(master_port), "--json-file", str(tmp_path / "worker")]
+    with (tmp_path / "locust.log").open("wb") as log:
+        started = [
+            subprocess.Popen([*command, "HelloProbeUser"], stdout=log, stderr=log) for command in (master, worker)
+        ]
+        try:
+            codes = [process.wait(timeout=60) for process in started]
+        finally:
+            for process in started:
+                process.kill()
+                process.wait()
+    assert codes == [1, 0], (tmp_path / "locust.log").read_text()  # the master counted the refused requests
+    assert json.loads((tmp_path / "master.json").read_text())[0]["num_requests"] > 0
+    assert not (tmp_path / "worker.json").exists()
+
+
+def test_weather_is_loaded_at_a_target_only_when_asked() -> None:
+    stand_in = "http://127.0.0.1:8099/v1/forecast"
+    assert options(weather_url=stand_in).loads_weather
+    assert not options(weather_url=stand_in, weather=False).loads_weather
+    assert not options(target="http://127.0.0.1:8080").loads_weather
+    assert options(target="http://127.0.0.1:8080", weather=True).loads_weather
 
 
 def test_out_an_existing_file_is_a_usage_error(tmp_path: Path) -> None:
@@ -147,6 +252,33 @@ def test_tiny_bench_end_to_end(tmp_path: Path) -> None:
     pngs = sorted(out.glob("*.png"))
     assert [png.name for png in pngs] == ["mixed-failures.png", "mixed-latency.png", "mixed-rps.png"]
     assert all(png.read_bytes().startswith(b"\x89PNG") for png in pngs)
+
+
+@pytest.mark.slow
+def test_bench_loads_a_running_target_with_forked_locust(tmp_path: Path, openmeteo: FakeOpenMeteo) -> None:
+    # The target's upstream fails, so every /weather is a 502 and the run must exit 1, naming it.
+    openmeteo.state.script(default="503")
+    env = {**fast_env(openmeteo), "WEBDUO_WEATHER_RETRIES": "0", "WEBDUO_LOG_LEVEL": "INFO"}
+    out = tmp_path / "bench"
+    tiny = ("--users", "2", "--duration", str(MIN_DURATION_S))
+    with run_server("async", tmp_path, env) as target:
+        result = subprocess.run(
+            bench_command(out, "--target", target.base_url, "--processes", "2", "--weather", *tiny),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        served = target.log_text()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "failure: target (2 users): GET /weather failed" in result.stderr
+    report = (out / "mixed.md").read_text()
+    assert f"- servers: `target` ({target.base_url}, already running: the bench started no server)" in report
+    assert "- load generator: 2 locust processes" in report
+    assert "| target | 2 |" in report
+    assert "GET /hello" in served, "the load went to the target"
+    assert openmeteo.state.count() > 0
+    assert sorted(path.name for path in (out / "raw" / "mixed").iterdir()) == ["target"]
+    assert not (out / "raw" / "weather-stand-in.log").exists(), "a target calls its own upstream"
 
 
 def listening(port: int) -> bool:

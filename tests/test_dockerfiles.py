@@ -1,7 +1,9 @@
-"""What hadolint does not check in Dockerfile.sync / Dockerfile.async: the facts the images promise.
+"""What hadolint does not check in Dockerfile.sync / Dockerfile.async and compose.yaml: the facts
+the images and the fleet profile promise.
 
 No Docker engine runs in CI, so the files are read as data here, the HEALTHCHECK command is run
 against real servers, and scripts/build-images.sh (``make images``) builds and runs the images.
+The fleet's nginx configuration runs for real in tests/fleet.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
+import yaml
 
+from tests.fleet.nginx import TEMPLATE, placeholders
 from tests.servers import ENGINES, RunningServer, free_port
 from webduo.cli import Mode
 from webduo.settings import Settings
@@ -235,3 +239,61 @@ def test_compose_locust_runs_the_bench_users_from_the_locked_locust() -> None:
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert {name.split(".")[0] for name in imported} <= {"__future__", "locust", *sys.stdlib_module_names}
+
+
+def compose_services() -> dict[str, Any]:
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    assert isinstance(services, dict)
+    return services
+
+
+def in_profile(profile: str) -> dict[str, Any]:
+    return {name: service for name, service in compose_services().items() if profile in service.get("profiles", [])}
+
+
+def test_compose_fleet_is_nginx_redis_and_replicas_of_each_engine() -> None:
+    assert set(in_profile("fleet")) == {"nginx", "redis", *(f"fleet-{engine}" for engine in ENGINES)}
+    services = compose_services()
+    for engine in ENGINES:
+        assert "profiles" not in services[engine], "`docker compose up` still starts both engines alone"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_compose_fleet_replicas_share_the_redis_cache_behind_nginx(engine: str) -> None:
+    replica = compose_services()[f"fleet-{engine}"]
+    assert replica["build"] == {"context": ".", "dockerfile": f"Dockerfile.{engine}"}
+    assert replica["image"] == compose_services()[engine]["image"]
+    assert replica["deploy"]["replicas"] >= 2
+    assert "ports" not in replica, "two replicas cannot publish one host port"
+    assert replica["environment"]["WEBDUO_CACHE_URL"] == "redis://redis:6379/0"
+    assert replica["environment"]["WEBDUO_LOG_LEVEL"] == "INFO"
+    assert replica["depends_on"] == {"redis": {"condition": "service_started"}}
+    assert replica["cap_drop"] == ["ALL"]
+
+
+def test_compose_fleet_redis_keeps_nothing_on_disk() -> None:
+    redis = compose_services()["redis"]
+    assert re.fullmatch(r"redis:\d+\.\d+-alpine", redis["image"]), "a pinned minor version"
+    command = redis["command"]
+    assert command[command.index("--save") + 1] == ""
+    assert command[command.index("--appendonly") + 1] == "no"
+    assert "ports" not in redis
+
+
+def test_compose_fleet_nginx_fills_in_the_template_and_publishes_each_engine() -> None:
+    nginx = compose_services()["nginx"]
+    assert re.fullmatch(r"nginx:\d+\.\d+-alpine", nginx["image"]), "a pinned minor version"
+    # The image's entrypoint runs envsubst on templates/*.template into conf.d/, replacing default.conf.
+    assert nginx["volumes"] == [
+        f"./{TEMPLATE.relative_to(ROOT)}:/etc/nginx/templates/default.conf.template:ro",
+    ]
+    environment = nginx["environment"]
+    assert set(environment) == placeholders(TEMPLATE.read_text())
+    assert environment["FLEET_BIND"] == "0.0.0.0"
+    published = {int(environment[f"FLEET_{engine.upper()}_PORT"]) for engine in ENGINES}
+    assert sorted(nginx["ports"]) == sorted(f"{port}:{port}" for port in published)
+    assert not published & {default_port(engine) for engine in ENGINES}, "the engines alone keep their ports"
+    for engine in ENGINES:
+        # The service name resolves to every replica; the port is the one the image serves on.
+        assert environment[f"FLEET_{engine.upper()}_SERVER"] == f"fleet-{engine}:{default_port(engine)}"
+        assert nginx["depends_on"][f"fleet-{engine}"] == {"condition": "service_healthy"}

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 # Repeated from Settings on purpose: importing pydantic-settings here would triple --help's start-up time.
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 app = typer.Typer(
@@ -204,8 +203,46 @@ def _measurable(duration: int) -> int:
     return duration
 
 
+# Flags that shape the servers the bench starts: with --target it starts none, so they would be ignored.
+SERVER_FLAGS = {
+    "mode": "--mode",
+    "workers": "--workers",
+    "threads": "--threads",
+    "server_log_level": "--server-log-level",
+    "weather_url": "--weather-url",
+}
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed option ``name``, as opposed to leaving its default."""
+    # By name: typer bundles its own copy of click, whose ParameterSource is private to it.
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _check_bench_flags(ctx: typer.Context, target: str | None, weather_url: str | None) -> None:
+    """Exit 2 on a URL the bench must not load, or on server flags given with ``--target``."""
+    from webduo.bench.urls import ON_LOOPBACK, on_loopback, target_problem
+
+    problems = []
+    if weather_url is not None and not on_loopback(weather_url):
+        problems.append(f"--weather-url {ON_LOOPBACK}")
+    if target is not None:
+        problem = target_problem(target)
+        if problem is not None:
+            problems.append(f"--target {problem}")
+        given = [flag for name, flag in SERVER_FLAGS.items() if _given(ctx, name)]
+        if given:
+            problems.append(f"{', '.join(given)} set up the servers the bench starts; with --target it starts none")
+    for problem in problems:
+        typer.secho(f"error: {problem}", fg="red", err=True)
+    if problems:
+        raise typer.Exit(2)
+
+
 @app.command()
 def bench(
+    ctx: typer.Context,
     scenario: Annotated[
         list[ScenarioName] | None,
         typer.Option(
@@ -237,12 +274,37 @@ def bench(
     weather_url: Annotated[
         str | None, typer.Option(help="A local Open-Meteo stand-in for the servers; enables the /weather task.")
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Load a webduo deployment already running at this loopback base URL (a fleet behind nginx,"
+            " say) instead of starting servers.",
+        ),
+    ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Locust processes generating the load; more than 1 forks locust, so that on a larger machine"
+            " the load generator is not the bottleneck.",
+        ),
+    ] = 1,
+    weather: Annotated[
+        bool | None,
+        typer.Option(
+            "--weather/--no-weather",
+            help="Load /weather. [default: yes against the bench's own servers, which call the stand-in; no with"
+            " --target, whose upstream may be the real Open-Meteo]",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Directory for the reports, plots and raw locust files.")] = Path(
         "bench-results"
     ),
 ) -> None:
     """Load the servers with locust on 127.0.0.1 and write a Markdown report with plots.
 
+    It starts each server it compares, or loads a deployment already running (--target).
     Every server and locust process started is stopped on exit, Ctrl-C included.
 
     \b
@@ -251,19 +313,15 @@ def bench(
       1    a request failed (on an endpoint other than /error_task)
       2    bad usage: a flag's value, or an --out that cannot be written
       3    could not run or measure: a server, locust or the stand-in failed,
-           a run completed no request, the bench extra is missing, or the
-           results could not be written
+           the target did not answer, a run completed no request, the bench
+           extra is missing, or the results could not be written
       130  interrupted (Ctrl-C or SIGTERM)
     """
     import importlib.util
-    from urllib.parse import urlsplit
 
     from webduo.bench.paths import output_problem
 
-    if weather_url is not None and urlsplit(weather_url).hostname not in LOOPBACK_NAMES:
-        # Hundreds of /weather calls a second would break any real API's terms: local stand-ins only.
-        typer.secho("error: --weather-url must be on loopback (127.0.0.1, ::1 or localhost)", fg="red", err=True)
-        raise typer.Exit(2)
+    _check_bench_flags(ctx, target, weather_url)
     problem = output_problem(out)
     if problem is not None:
         typer.secho(f"error: --out: {problem}", fg="red", err=True)
@@ -294,6 +352,9 @@ def bench(
         cpu_n=cpu_n,
         server_log_level=server_log_level,
         weather_url=weather_url,
+        target=target,
+        processes=processes,
+        weather=weather,
     )
     console = Console()
     try:

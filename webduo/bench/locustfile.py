@@ -9,16 +9,30 @@ I/O ideal is exactly ``users / delay``.
 from __future__ import annotations
 
 import os
-from typing import Final
+from typing import Any, Final
 
-from locust import FastHttpUser, constant, constant_throughput, task
+from locust import FastHttpUser, constant, constant_throughput, events, task
+from locust.env import Environment
 
 
 IO_DELAY_MS: Final = int(os.environ.get("WEBDUO_BENCH_IO_DELAY_MS", "100"))
 CPU_N: Final = int(os.environ.get("WEBDUO_BENCH_CPU_N", "100000"))
-# Set by `webduo bench` when it started the local Open-Meteo stand-in the servers call.
+# Set by `webduo bench` when /weather is loaded: its servers call a stand-in, or --weather at a target.
 WEATHER: Final = os.environ.get("WEBDUO_BENCH_WEATHER") == "1"
 WEATHER_QUERY: Final = os.environ.get("WEBDUO_BENCH_WEATHER_QUERY", "lat=52.52&lon=13.41")
+
+
+@events.init.add_listener  # type: ignore[untyped-decorator]  # locust leaves EventHook untyped
+def leave_the_json_report_to_the_master(environment: Environment, **_kwargs: Any) -> None:
+    """Only the master may write ``--json-file``: it holds every worker's stats.
+
+    Locust clears ``--csv`` and ``--html`` in the workers that ``--processes`` forks, but not
+    ``--json-file`` (2.47): each worker also writes it as it exits, with no stats, and whichever
+    process exits last wins. The bench then read an empty report of a run that went well.
+    """
+    options = environment.parsed_options
+    if options is not None and options.worker:
+        options.json_file = None
 
 
 class WebduoUser(FastHttpUser):

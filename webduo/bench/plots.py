@@ -10,15 +10,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from webduo.bench.results import EXPECTED_FAILURE_ENDPOINTS, RunResult, percentile
-from webduo.bench.scenarios import ServerConfig
+from webduo.bench.scenarios import LoadedServer, Target
 
 
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 SUB_MS = 0.5
 
 
-def colour(server: ServerConfig) -> str:
-    """The same colour for a server in every plot: blue for async, warm tones for sync."""
+def colour(server: LoadedServer) -> str:
+    """The same colour for a server in every plot: blue for async, warm tones for sync, green for a target."""
+    if isinstance(server, Target):
+        return "tab:green"
     if server.engine == "async":
         return "tab:blue"
     return "tab:orange" if server.concurrency == 1 else "tab:red"
@@ -155,6 +157,6 @@ def throughput_vs_users(sweeps: Sequence[Sequence[RunResult]], endpoint: str, de
     return save(figure, path)
 
 
-def ideal_rps(server: ServerConfig, users: int, delay_ms: int) -> float:
+def ideal_rps(server: LoadedServer, users: int, delay_ms: int) -> float:
     waiting = users if server.concurrency is None else min(users, server.concurrency)
     return waiting / (delay_ms / 1000)

@@ -29,15 +29,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_group(
+    command: Sequence[str], log: Path, env: Mapping[str, str], *, append: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` as the leader of a new process group, its output written to ``log``
+    (added after what is there with ``append``, so a restarted child keeps its predecessor's).
+
+    The caller stops it with :func:`stop_group`; :func:`process_group` does so on leaving.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # A file, not a pipe: a pipe nobody drains would block the child once it fills.
+    with log.open("ab" if append else "wb") as sink:
+        return subprocess.Popen(  # noqa: S603 - fixed arguments from the caller
+            list(command), stdout=sink, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True
+        )
+
+
 @contextmanager
 def process_group(command: Sequence[str], log: Path, env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``command`` as the leader of a new process group, output to ``log``; stop the group on exit."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    # A file, not a pipe: a pipe nobody drains would block the child once it fills.
-    with log.open("wb") as sink:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-            list(command), stdout=sink, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True
-        )
+    process = start_group(command, log, env)
     try:
         yield process
     finally:

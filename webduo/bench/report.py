@@ -29,6 +29,8 @@ class Profile:
     io_delay_ms: int
     cpu_n: int
     weather: bool
+    processes: int = 1
+    """Locust processes generating the load (``--processes``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +72,9 @@ def render(result: ScenarioResult) -> str:
         f"- users: {', '.join(str(run.users) for run in result.sweeps[0]) if result.sweeps else profile.users}"
         f" (spawn rate {profile.spawn_rate:g}/s), {profile.duration_s} s per run",
         f"- /io_task?delay_ms={profile.io_delay_ms}, /cpu_task?n={profile.cpu_n}"
-        + ("" if profile.weather else "; /weather not loaded (no Open-Meteo stand-in)"),
-        "- servers: "
-        + "; ".join(
-            f"`{sweep[0].server.label}` (`webduo serve {' '.join(sweep[0].server.serve_flags())}`)"
-            for sweep in result.sweeps
-            if sweep
-        ),
+        + ("" if profile.weather else "; /weather not loaded"),
+        f"- load generator: {profile.processes} locust process{'es' if profile.processes > 1 else ''}",
+        "- servers: " + "; ".join(sweep[0].server.describe() for sweep in result.sweeps if sweep),
         "",
     ]
     # A sweep loads one endpoint, so its per-endpoint table would repeat the per-server one.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from webduo.bench.scenarios import RAMP_UP_SECONDS, ServerConfig
+from webduo.bench.scenarios import RAMP_UP_SECONDS, LoadedServer
 
 
 EXPECTED_FAILURE_ENDPOINTS: Final = frozenset({"/error_task"})
@@ -117,9 +117,9 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """One locust run against one server at one user count."""
+    """One locust run against one server (or the target) at one user count."""
 
-    server: ServerConfig
+    server: LoadedServer
     users: int
     endpoints: tuple[EndpointStats, ...]
     failures: tuple[Failure, ...]
@@ -151,7 +151,7 @@ class RunResult:
         return [(second - start, counts.get(second, 0)) for second in range(start, max(counts) + 1)]
 
 
-def load_run(server: ServerConfig, users: int, directory: Path, prefix: str) -> RunResult:
+def load_run(server: LoadedServer, users: int, directory: Path, prefix: str) -> RunResult:
     """Read ``<prefix>.json`` and ``<prefix>_failures.csv`` from ``directory``."""
     entries = json.loads((directory / f"{prefix}.json").read_text())
     endpoints = tuple(sorted((EndpointStats.from_locust(entry) for entry in entries), key=lambda entry: entry.name))

@@ -1,5 +1,8 @@
 """``webduo bench``'s orchestration: servers up, locust headless against each, report and plots.
 
+With a target (``--target``) it starts no server and no stand-in: locust loads the deployment
+already running there, after one ``GET /healthz`` has shown that something answers.
+
 Everything it starts runs in its own process group and is stopped in a ``finally`` — on
 success, on failure, on Ctrl-C and on SIGTERM — so a bench never leaves servers behind.
 Every run is bounded: users and duration are capped by the CLI, and a locust that overstays
@@ -24,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
@@ -31,7 +35,7 @@ from webduo.bench import plots
 from webduo.bench.processes import LOOPBACK, ServerFailed, free_port, has_exited, process_group, wait_until_answering
 from webduo.bench.report import Profile, ScenarioResult, render
 from webduo.bench.results import RunResult, load_run
-from webduo.bench.scenarios import Engine, Scenario, ServerConfig
+from webduo.bench.scenarios import Engine, LoadedServer, Scenario, ServerConfig, Target
 
 
 LOCUSTFILE: Final = Path(__file__).with_name("locustfile.py")
@@ -40,6 +44,7 @@ STOP_TIMEOUT_S: Final = 2
 TICK: Final = 0.25
 PREFIX: Final = "locust"
 WEATHER_STAND_IN: Final = "webduo.testing.openmeteo"
+TARGET_PROBE_TIMEOUT_S: Final = 5.0
 
 
 class BenchFailed(RuntimeError):
@@ -60,6 +65,19 @@ class BenchOptions:
     cpu_n: int = 100_000
     server_log_level: str = "WARNING"
     weather_url: str | None = None
+    target: str | None = None
+    """A running deployment to load instead of starting servers."""
+    processes: int = 1
+    """Locust processes generating the load; more than one forks locust (its ``--processes``)."""
+    weather: bool | None = None
+    """Whether to load /weather; ``None``: whenever the bench's own servers have a stand-in to call."""
+
+    @property
+    def loads_weather(self) -> bool:
+        """A target's upstream may be the real Open-Meteo, so /weather is loaded there only when asked."""
+        if self.target is not None:
+            return self.weather is True
+        return self.weather_url is not None and self.weather is not False
 
     def profile(self) -> Profile:
         return Profile(
@@ -68,7 +86,8 @@ class BenchOptions:
             duration_s=self.duration_s,
             io_delay_ms=self.io_delay_ms,
             cpu_n=self.cpu_n,
-            weather=self.weather_url is not None,
+            weather=self.loads_weather,
+            processes=self.processes,
         )
 
 
@@ -96,9 +115,9 @@ def run_scenario(scenario: Scenario, options: BenchOptions, progress: Progress) 
     sweeps: list[tuple[RunResult, ...]] = []
     warnings: list[str] = []
     raw = options.out / "raw" / scenario.name.value
-    for server in scenario.servers(options.engines, options.workers, options.threads):
+    for server in servers_under_test(scenario, options):
         runs = []
-        with running_server(server, options, raw / server.label / "server.log") as base_url:
+        with serving(server, options, raw / server.label / "server.log") as base_url:
             for users in scenario.user_levels(options.users):
                 directory = raw / server.label / f"u{users}"
                 run = run_locust(scenario, server, users, base_url, directory, options, progress)
@@ -122,11 +141,20 @@ def draw(scenario: Scenario, sweeps: list[tuple[RunResult, ...]], options: Bench
     )
 
 
+def servers_under_test(scenario: Scenario, options: BenchOptions) -> list[LoadedServer]:
+    """The target alone when there is one, else the servers ``scenario`` compares."""
+    if options.target is not None:
+        return [Target(options.target)]
+    return list(scenario.servers(options.engines, options.workers, options.threads))
+
+
 @contextmanager
 def weather_upstream(options: BenchOptions) -> Iterator[str | None]:
     """The forecast URL the servers call: the one given, else the local Open-Meteo stand-in when
-    this build has it (started here), else ``None`` and /weather is left out of the load."""
-    if options.weather_url is not None or not importable(WEATHER_STAND_IN):
+    this build has it (started here), else ``None`` and /weather is left out of the load.
+    A target calls its own upstream, and ``--no-weather`` needs none: no stand-in for either."""
+    wanted = options.target is None and options.weather is not False
+    if options.weather_url is not None or not wanted or not importable(WEATHER_STAND_IN):
         yield options.weather_url
         return
     port = free_port()
@@ -149,6 +177,28 @@ def importable(module: str) -> bool:
 
 
 @contextmanager
+def serving(server: LoadedServer, options: BenchOptions, log: Path) -> Iterator[str]:
+    """The base URL to load: the target's once it answers, else that of a server started for the run."""
+    if isinstance(server, Target):
+        yield answering_target(server)
+        return
+    with running_server(server, options, log) as base_url:
+        yield base_url
+
+
+def answering_target(target: Target) -> str:
+    """``target``'s base URL, once ``GET /healthz`` answered 200: loading nothing would measure nothing."""
+    url = f"{target.base_url}/healthz"
+    try:
+        status = httpx.get(url, timeout=TARGET_PROBE_TIMEOUT_S).status_code
+    except httpx.HTTPError as exc:
+        raise BenchFailed(f"target {target.url} did not answer GET /healthz: {exc}") from None
+    if status != 200:
+        raise BenchFailed(f"target {target.url} answered GET /healthz with {status}, not 200: is it webduo?")
+    return target.base_url
+
+
+@contextmanager
 def running_server(server: ServerConfig, options: BenchOptions, log: Path) -> Iterator[str]:
     """``webduo serve`` for ``server`` on a free loopback port; yields its base URL once healthy."""
     port = free_port()
@@ -168,7 +218,7 @@ def running_server(server: ServerConfig, options: BenchOptions, log: Path) -> It
 
 def run_locust(
     scenario: Scenario,
-    server: ServerConfig,
+    server: LoadedServer,
     users: int,
     base_url: str,
     directory: Path,
@@ -180,19 +230,12 @@ def run_locust(
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     prefix = str(directory / PREFIX)
-    spawn_rate = options.spawn_rate or users
-    command = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base_url,
-        "--users", str(users), "--spawn-rate", f"{spawn_rate:g}", "--run-time", f"{options.duration_s}s",
-        "--stop-timeout", str(STOP_TIMEOUT_S), "--only-summary", "--loglevel", "WARNING",
-        "--csv", prefix, "--csv-full-history", "--html", f"{prefix}.html", "--json-file", prefix,
-        *scenario.user_classes,
-    ]  # fmt: skip
+    command = locust_command(scenario, users, base_url, prefix, options)
     env = {
         **os.environ,
         "WEBDUO_BENCH_IO_DELAY_MS": str(options.io_delay_ms),
         "WEBDUO_BENCH_CPU_N": str(options.cpu_n),
-        "WEBDUO_BENCH_WEATHER": "1" if options.weather_url is not None else "0",
+        "WEBDUO_BENCH_WEATHER": "1" if options.loads_weather else "0",
     }
     log = directory / "locust.log"
     task = progress.add_task(
@@ -208,6 +251,21 @@ def run_locust(
     except FileNotFoundError:
         raise BenchFailed(f"locust wrote no results ({server.label}); its log:\n{tail(log)}") from None
     return measured(run, options.duration_s)
+
+
+def locust_command(scenario: Scenario, users: int, base_url: str, prefix: str, options: BenchOptions) -> list[str]:
+    """Locust's headless command line for one run, its files written under ``prefix``."""
+    spawn_rate = options.spawn_rate or users
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base_url,
+        "--users", str(users), "--spawn-rate", f"{spawn_rate:g}", "--run-time", f"{options.duration_s}s",
+        "--stop-timeout", str(STOP_TIMEOUT_S), "--only-summary", "--loglevel", "WARNING",
+        "--csv", prefix, "--csv-full-history", "--html", f"{prefix}.html", "--json-file", prefix,
+    ]  # fmt: skip
+    if options.processes > 1:
+        # Forked workers in the same process group, so stopping the group stops them too.
+        command += ["--processes", str(options.processes)]
+    return [*command, *scenario.user_classes]
 
 
 def measured(run: RunResult, duration_s: int) -> RunResult:

@@ -1,4 +1,4 @@
-"""What a bench run loads (scenarios) and what it loads (server configurations), as plain data."""
+"""What a bench run loads (scenarios) and what it loads (server configurations or a running target), as plain data."""
 
 from __future__ import annotations
 
@@ -37,6 +37,36 @@ class ServerConfig:
     def serve_flags(self) -> list[str]:
         flags = ["--mode", self.engine, "--workers", str(self.workers)]
         return [*flags, "--threads", str(self.threads)] if self.engine == "sync" else flags
+
+    def describe(self) -> str:
+        """How the report names it: its label and the command the bench started it with."""
+        return f"`{self.label}` (`webduo serve {' '.join(self.serve_flags())}`)"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A deployment already running at ``url`` (a fleet behind nginx, say): loaded, never started."""
+
+    url: str
+
+    @property
+    def label(self) -> str:
+        return "target"
+
+    @property
+    def concurrency(self) -> int | None:
+        """Unknown from outside: a sweep's ideal is then the unbounded one, users / delay."""
+        return None
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
+
+    def describe(self) -> str:
+        return f"`{self.label}` ({self.url}, already running: the bench started no server)"
+
+
+LoadedServer = ServerConfig | Target
 
 
 class ScenarioName(str, enum.Enum):
