@@ -175,6 +175,7 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: dict[str, int]
+    cpu_us: float  # server CPU time (user + system, every process of the target) per request
 
     @property
     def error_total(self) -> int:
@@ -220,8 +221,30 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time of ``pids`` and all their descendants, from /proc (0 where unreadable)."""
+    total = 0.0
+    seen: set[int] = set()
+    pending = list(pids)
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            pending += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 @contextmanager
-def running(target: Target, port: int, logs: Path) -> Iterator[None]:
+def running(target: Target, port: int, logs: Path) -> Iterator[list[int]]:
     """Start ``target`` on ``port``; stopped with SIGTERM on exit."""
     env = {**os.environ, **dict(target.env)}
     processes: list[subprocess.Popen[bytes]] = []
@@ -238,7 +261,7 @@ def running(target: Target, port: int, logs: Path) -> Iterator[None]:
             time.sleep(0.5)  # let the master fork the rest
             if not worker_children(processes[0].pid):
                 raise RuntimeError(f"{target.name}: expected {target.expect_children} worker processes")
-        yield
+        yield [process.pid for process in processes]
     finally:
         for process in processes:
             if process.poll() is None:
@@ -261,9 +284,16 @@ def wrk(port: int, connections: int, seconds: float, script: Path, threads: int 
     return parsed
 
 
-def measure(target: Target, port: int, connections: int, seconds: float, script: Path) -> Result:
+def measure(target: Target, port: int, pids: list[int], connections: int, seconds: float, script: Path) -> Result:
+    """One wrk run after a warm-up; also the servers' CPU time per request.
+
+    CPU per request is the steadier figure on a shared machine: another job's load shifts
+    requests/s a lot, but the work a request costs the server far less.
+    """
     wrk(port, connections, 1, script)  # warm-up: caches, TCP slow start, the other targets' leftovers
+    cpu_before = cpu_seconds(pids)
     report = wrk(port, connections, seconds, script)
+    cpu = cpu_seconds(pids) - cpu_before
     errors = {kind: report[kind] for kind in ("connect", "read", "write", "status", "timeout") if report[kind]}
     return Result(
         target,
@@ -272,6 +302,7 @@ def measure(target: Target, port: int, connections: int, seconds: float, script:
         p99_ms=report["p99_us"] / 1000,
         max_ms=report["max_us"] / 1000,
         errors=errors,
+        cpu_us=cpu / max(report["requests"], 1) * 1e6,
     )
 
 
@@ -322,15 +353,16 @@ def table(rounds: Sequence[dict[str, Result]], connections: int, seconds: float)
         f"GET /hello, {connections} connections, wrk -t1, {seconds:g} s per target per round, "
         f"{len(rounds)} interleaved round(s), median round shown (loopback)",
         "",
-        "| target | procs | req/s | every round | p50 ms | p99 ms | max ms | errors | vs gthread |",
-        "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |",
+        "| target | procs | req/s | every round | CPU µs/req | p50 ms | p99 ms | max ms | errors | vs gthread |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for key, result in by_key.items():
         ratio = f"{result.rps / gthread.rps:.2f}x" if gthread else "-"
         errors = ", ".join(f"{kind} {count}" for kind, count in result.errors.items()) or "0"
         each = " / ".join(f"{one[key].rps:,.0f}" for one in rounds)
         lines.append(
-            f"| {result.target.name} | {result.target.processes} | {result.rps:,.0f} | {each} | {result.p50_ms:.2f} | "
+            f"| {result.target.name} | {result.target.processes} | {result.rps:,.0f} | {each} | {result.cpu_us:.0f} | "
+            f"{result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {result.max_ms:.1f} | {errors} | {ratio} |"
         )
     lines += ["", *goals(rounds)]
@@ -396,21 +428,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="webduo-bench-") as scratch, ExitStack() as servers:
         script = Path(scratch) / "report.lua"
         script.write_text(WRK_REPORT)
-        ports: dict[str, tuple[Target, int]] = {}
+        ports: dict[str, tuple[Target, int, list[int]]] = {}
         for target in targets:
             port = free_port()
             try:
-                servers.enter_context(running(target, port, Path(scratch)))
+                pids = servers.enter_context(running(target, port, Path(scratch)))
             except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
                 print(f"   {target.name} skipped: {exc}", file=sys.stderr)
                 continue
-            ports[target.key] = (target, port)
+            ports[target.key] = (target, port, pids)
         for number in range(1, args.rounds + 1):
             print(f"-> round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
             rounds.append(
                 {
-                    key: measure(target, port, args.connections, args.duration, script)
-                    for key, (target, port) in ports.items()
+                    key: measure(target, port, pids, args.connections, args.duration, script)
+                    for key, (target, port, pids) in ports.items()
                 }
             )
     print(f"Machine: {machine()}\n")

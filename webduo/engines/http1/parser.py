@@ -37,7 +37,7 @@ from typing import Final, NamedTuple
 from urllib.parse import unquote
 
 from webduo.core.errors import body_too_large, unsupported_expectation
-from webduo.core.http import Headers, HTTPError, Request
+from webduo.core.http import EMPTY_HEADERS, Headers, HTTPError, Request
 from webduo.settings import Settings
 
 
@@ -538,7 +538,7 @@ class RequestParser:
         self._body = bytearray()
         # What a failed *next* request reports must be its own, never this one's.
         self._request_line = None
-        self._partial_headers = Headers()
+        self._partial_headers = EMPTY_HEADERS
         return Message(head, body)
 
 
