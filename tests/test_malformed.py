@@ -63,6 +63,7 @@ CASES: Final = [
     Case("unknown method, unknown path", get(b"/pot", method=b"BREW"), 501, "The method BREW is not implemented by this server.", False),
     Case("DELETE on /hello", get(b"/hello", method=b"DELETE"), 405, "DELETE is not allowed on /hello.", False, allow="GET, HEAD"),
     Case("TRACE on /hello", get(b"/hello", method=b"TRACE"), 405, "TRACE is not allowed on /hello.", False, allow="GET, HEAD"),
+    Case("QUERY on /hello", get(b"/hello", method=b"QUERY"), 405, "QUERY is not allowed on /hello.", False, allow="GET, HEAD"),
     Case("PUT on /echo", post(b"Content-Length: 2\r\n", body=b"hi").replace(b"POST", b"PUT", 1), 405, "PUT is not allowed on /echo.", False, allow="POST"),
     Case("method not a token", get(b"/hello", method=b"GE(T"), 400, "The method is not a token.", echoes_id=False),
     Case("CONNECT authority-form", get(b"example.com:443", method=b"CONNECT"), 501, "CONNECT is not implemented: this server is not a proxy."),

@@ -15,6 +15,7 @@ CASES: list[tuple[str, str, dict[str, str], bytes]] = [
     ("GET", "/hello", {}, b""),
     ("HEAD", "/hello", {}, b""),
     ("GET", "/healthz", {}, b""),
+    ("GET", "/openapi.json", {}, b""),
     ("POST", "/echo", {"Content-Type": "application/json"}, b'{"k": [1, "v", null]}'),
     ("POST", "/echo", {"Content-Type": "application/json"}, b"{oops"),
     ("POST", "/echo", {"Content-Type": "application/x-www-form-urlencoded"}, b"a=1&a=2"),

@@ -169,6 +169,25 @@ def weather(
         Console().print(report_table(report))
 
 
+@app.command()
+def openapi(
+    out: Annotated[Path | None, typer.Option(help="Write the document to this file instead of stdout.")] = None,
+) -> None:
+    """Print the OpenAPI 3.1 document both engines serve at /openapi.json."""
+    from webduo.core.routes import contract
+
+    document = contract(load_settings().custom_header_name)
+    if out is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+        return
+    try:
+        out.write_bytes(document)
+    except OSError as exc:  # no such directory, a directory, no permission: one line, not a traceback
+        typer.secho(f"error: cannot write {out}: {exc.strerror or exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
 def _serve_both(options: list[str], early_signals: list[int]) -> int:
     """Run each engine as a child process; Ctrl-C or SIGTERM stops both, gracefully."""
     command = [sys.executable, "-m", "webduo", "serve", *options, "--mode"]

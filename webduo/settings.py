@@ -15,6 +15,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, PositiveInt, Valida
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from webduo.core.middleware import DEFAULT_CUSTOM_HEADER
+
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 KIB = 1024
@@ -111,7 +113,7 @@ class Settings(BaseSettings):
 
     # The value defaults to "webduo/<version> (<engine>)" so a client can tell the engines apart.
     custom_header_name: Annotated[str, AfterValidator(_header_name)] = Field(
-        "X-Powered-By", description="Name of the header added to every response."
+        DEFAULT_CUSTOM_HEADER, description="Name of the header added to every response."
     )
     custom_header_value: Annotated[str | None, AfterValidator(_header_value)] = Field(
         None,

@@ -5,15 +5,40 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from webduo.core.http import HTTPError, Response
 
 
 logger = logging.getLogger("webduo.error")
 
 
+class ErrorBody(BaseModel):
+    """What went wrong, and the id to quote when asking about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # No range on purpose: validating must not fail on the error path itself.
+    status: int = Field(description="The HTTP status again.")
+    message: str = Field(description="The reason phrase, or a short summary such as 'Invalid weather query'.")
+    detail: Any = Field(
+        description="A sentence, a list of field errors ({loc, msg, type}), an object, or null: depends on the status."
+    )
+    request_id: str = Field(description="The response's X-Request-ID: quote it, the server log has the same.")
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every error status, on both engines."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: ErrorBody
+
+
 def envelope(status: int, message: str, detail: Any, request_id: str) -> dict[str, Any]:
     """``{"error": {"status", "message", "detail", "request_id"}}``: the shape clients can rely on."""
-    return {"error": {"status": status, "message": message, "detail": detail, "request_id": request_id}}
+    body = ErrorBody(status=status, message=message, detail=detail, request_id=request_id)
+    return ErrorEnvelope(error=body).model_dump()
 
 
 def error_response(error: HTTPError, request_id: str) -> Response:

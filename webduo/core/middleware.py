@@ -15,8 +15,10 @@ from webduo.core.http import Request, Response
 
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
+DEFAULT_CUSTOM_HEADER: Final = "X-Powered-By"
 # A client's id is echoed only when it is short and plain: it ends up in logs and headers.
-_SANE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+REQUEST_ID_PATTERN: Final = r"[A-Za-z0-9._:\-]{1,128}"
+_SANE_REQUEST_ID: Final = re.compile(REQUEST_ID_PATTERN)
 
 
 class Middleware(Protocol):

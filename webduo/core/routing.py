@@ -1,28 +1,72 @@
-"""Routes as data and the table both engines serve them from."""
+"""Routes as data and the table both engines serve them from.
+
+A route carries what its endpoint takes and gives — query model, body types, success reply,
+error statuses — so the OpenAPI document (:mod:`webduo.core.openapi`) is generated from the
+same table the engines route with, and the types are the ones the endpoints validate with.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from webduo.core.effects import Endpoint
 from webduo.core.http import HTTPError
+from webduo.core.query import QueryModel
 
 
-# RFC 9110 §9.3 and PATCH (RFC 5789): the methods a request may name and get a 405 for. Any other
-# (lowercase "get" included: methods are case-sensitive) is one this server does not recognise.
-KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+@dataclass(frozen=True, slots=True)
+class Content:
+    """A body of ``media_type``, read or written as ``schema``: any type pydantic can describe."""
+
+    media_type: str
+    schema: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyHeader:
+    """A header a route's success reply carries besides the ones every response has."""
+
+    name: str
+    description: str
+    schema: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a route answers when it succeeds."""
+
+    content: Content
+    status: int = 200
+    headers: tuple[ReplyHeader, ...] = ()
+
+
+# The methods a request may name and get a 405 for: RFC 9110 §9.3, PATCH (RFC 5789) and QUERY
+# (the IETF's safe method with a body, an operation method in OpenAPI 3.2, which contract
+# fuzzers send). Any other (lowercase "get" included: methods are case-sensitive) is one this
+# server does not recognise: 501.
+KNOWN_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """``method path -> endpoint``. A GET route answers HEAD too (RFC 9110 §9.3.2)."""
+    """``method path -> endpoint``. A GET route answers HEAD too (RFC 9110 §9.3.2).
+
+    ``query``, ``body``, ``reply`` and ``errors`` (the error statuses the endpoint itself can
+    answer) describe the endpoint for the OpenAPI document; routing ignores them.
+    """
 
     method: str
     path: str
     endpoint: Endpoint
     name: str
+    query: type[QueryModel] | None = None
+    body: tuple[Content, ...] = ()
+    reply: Reply | None = None
+    errors: tuple[int, ...] = ()
 
     @property
     def methods(self) -> frozenset[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Final, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from webduo.core.effects import Compute, EndpointResult, Sleep, perform
 from webduo.core.http import HTTPError, Request, Response
@@ -36,13 +36,32 @@ class ErrorTaskQuery(QueryModel):
     )
 
 
+class IoTaskResult(BaseModel):
+    """The wait asked for and the wait measured around it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requested_ms: int = Field(ge=0, le=MAX_DELAY_MS)
+    waited_ms: float = Field(ge=0, description="Measured with a monotonic clock, in milliseconds.")
+
+
+class CpuTaskResult(BaseModel):
+    """The count and how long it took."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int = Field(ge=0, le=MAX_PRIMES_BELOW)
+    primes_below_n: int = Field(ge=0)
+    elapsed_ms: float = Field(ge=0, description="Including any wait for a free pool process, in milliseconds.")
+
+
 def io_task(request: Request) -> EndpointResult:
     """Wait ``delay_ms`` without using CPU, then report the requested and the measured wait."""
     query = parse_query(IoTaskQuery, request)
     started = time.perf_counter()
     yield from perform(Sleep(query.delay_ms / 1000))
     waited_ms = (time.perf_counter() - started) * 1000
-    return Response.json({"requested_ms": query.delay_ms, "waited_ms": round(waited_ms, 3)})
+    return Response.json(IoTaskResult(requested_ms=query.delay_ms, waited_ms=round(waited_ms, 3)).model_dump())
 
 
 def cpu_task(request: Request) -> EndpointResult:
@@ -51,7 +70,8 @@ def cpu_task(request: Request) -> EndpointResult:
     started = time.perf_counter()
     count = yield from perform(Compute(count_primes_below, (query.n,)))
     elapsed_ms = (time.perf_counter() - started) * 1000
-    return Response.json({"n": query.n, "primes_below_n": count, "elapsed_ms": round(elapsed_ms, 3)})
+    result = CpuTaskResult(n=query.n, primes_below_n=count, elapsed_ms=round(elapsed_ms, 3))
+    return Response.json(result.model_dump())
 
 
 class DeliberateError(RuntimeError):

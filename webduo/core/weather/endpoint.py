@@ -30,7 +30,12 @@ class FetchWeather(Effect[Lookup]):
 
 
 def weather(request: Request) -> EndpointResult:
-    """``?lat=..&lon=..[&units=metric|imperial]`` -> a :class:`WeatherReport`, ``X-Cache: HIT|MISS``."""
+    """Report the current weather at ``lat``, ``lon`` from Open-Meteo, cached (``X-Cache: HIT|MISS``).
+
+    Transient upstream failures (429, 5xx, refused connections) are retried; when it keeps
+    failing, or is too slow, the answer is a 502 or a 504 whose ``detail`` gives the reason,
+    the upstream's status and the attempts made.
+    """
     query = parse_query(WeatherQuery, request, message="Invalid weather query")
     logger.info("weather query %s: %s", request.request_id, query)
     try:

@@ -34,7 +34,7 @@ class WeatherQuery(QueryModel):
 
     lat: float = Field(ge=-90, le=90, description="Latitude in degrees, north positive.")
     lon: float = Field(ge=-180, le=180, description="Longitude in degrees, east positive.")
-    units: Units = "metric"
+    units: Units = Field("metric", description="Metric (°C, km/h, mm) or imperial (°F, mph, inch) units.")
 
     @classmethod
     def from_query(cls, query: Mapping[str, list[str]]) -> WeatherQuery:

@@ -88,7 +88,9 @@ async def serve_forever(
     for early in early_signals:  # a stop that came before the handlers counts as if now
         request_stop(early)
 
-    app = build_app(build_routes(), settings.custom_header_name, settings.header_value_for(ENGINE))
+    app = build_app(
+        build_routes(settings.custom_header_name), settings.custom_header_name, settings.header_value_for(ENGINE)
+    )
     async with async_services(settings) as runtime:
         engine = Engine(app, runtime, ParserLimits.from_settings(settings), Timeouts.from_settings(settings))
         # access_log=None: the App logs every request, refusals included.

@@ -34,7 +34,9 @@ def run_worker(
     listener: socket.socket, settings: Settings, *, parent_pid: int | None = None, early_signals: Sequence[int] = ()
 ) -> None:
     """One worker: its own app and services (opened after fork), serving until told to stop."""
-    app = build_app(build_routes(), settings.custom_header_name, settings.header_value_for(ENGINE))
+    app = build_app(
+        build_routes(settings.custom_header_name), settings.custom_header_name, settings.header_value_for(ENGINE)
+    )
     with sync_services(settings) as runtime:
         Worker(listener, Responder(app, runtime), settings, parent_pid=parent_pid).run(early_signals)
 
