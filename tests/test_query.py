@@ -55,7 +55,7 @@ def test_a_field_that_takes_many_values_takes_them() -> None:
     ("target", "name", "message"),
     [
         ("/weather?lat=1&lat=2&lon=3", "lat", "Invalid weather query"),
-        ("/io_task?delay_ms=1&delay_ms=2", "delay_ms", "Unprocessable Entity"),
+        ("/io_task?delay_ms=1&delay_ms=2", "delay_ms", "Unprocessable Content"),
     ],
 )
 def test_servers_name_the_repeated_parameter(

@@ -18,8 +18,21 @@ JSON_CONTENT_TYPE: Final = "application/json"
 TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
 
 
+# RFC 9110 §15 renamed these; Python adopted the new names only in 3.13. Spelt out here so the
+# status line and the envelope's message are the same on every Python webduo runs on.
+_RFC_9110_PHRASES: Final = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
 def reason_phrase(status: int) -> str:
-    """The standard reason phrase for ``status``, or ``"Unknown"`` for unregistered codes."""
+    """RFC 9110's reason phrase for ``status``, or ``"Unknown"`` for unregistered codes."""
+    phrase = _RFC_9110_PHRASES.get(status)
+    if phrase is not None:
+        return phrase
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from webduo.core.http import Headers, Response
-from webduo.engines.http1.writer import SERVER_HEADER, serialize_response
+from webduo.engines.http1.writer import SERVER_HEADER, serialize_response, status_line
 
 
 def split(data: bytes) -> tuple[str, dict[str, str], bytes]:
@@ -65,3 +65,17 @@ def test_unknown_status_gets_a_reason() -> None:
 def test_header_values_that_would_split_the_response_are_refused(value: str) -> None:
     with pytest.raises(ValueError, match="CR, LF or NUL"):
         serialize_response(Response(200, Headers.of([("X-A", value)])), keep_alive=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "line"),
+    [
+        (413, b"HTTP/1.1 413 Content Too Large\r\n"),
+        (414, b"HTTP/1.1 414 URI Too Long\r\n"),
+        (422, b"HTTP/1.1 422 Unprocessable Content\r\n"),
+        (404, b"HTTP/1.1 404 Not Found\r\n"),
+        (599, b"HTTP/1.1 599 Unknown\r\n"),
+    ],
+)
+def test_status_lines_use_rfc_9110_phrases_on_every_python(status: int, line: bytes) -> None:
+    assert status_line(status) == line
