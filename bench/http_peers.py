@@ -89,8 +89,10 @@ def serve_threading_http(port: int) -> None:
         server.serve_forever()
 
 
-def serve_bare_aiohttp(port: int) -> None:
-    """One bare aiohttp process (``reuse_port``, so several can share the port)."""
+def serve_bare_aiohttp(port: int, loop: str = "asyncio") -> None:
+    """One bare aiohttp process (``reuse_port``, so several can share the port), on ``loop``."""
+    import asyncio
+
     from aiohttp import web
 
     async def hello(request: web.Request) -> web.Response:
@@ -98,7 +100,14 @@ def serve_bare_aiohttp(port: int) -> None:
 
     app = web.Application()
     app.router.add_get("/hello", hello)
-    web.run_app(app, host=HOST, port=port, reuse_port=True, access_log=None, print=None)
+    event_loop: asyncio.AbstractEventLoop
+    if loop == "uvloop":
+        import uvloop
+
+        event_loop = uvloop.new_event_loop()
+    else:
+        event_loop = asyncio.new_event_loop()
+    web.run_app(app, host=HOST, port=port, reuse_port=True, access_log=None, print=None, loop=event_loop)
 
 
 # -- targets ----------------------------------------------------------------------------------------------
@@ -143,11 +152,14 @@ def gunicorn(*options: str) -> Callable[[int], list[list[str]]]:
     return commands
 
 
-def this_script(role: str, copies: int = 1) -> Callable[[int], list[list[str]]]:
-    return lambda port: [[sys.executable, str(Path(__file__).resolve()), role, str(port)]] * copies
+def this_script(role: str, copies: int = 1, *extra: str) -> Callable[[int], list[list[str]]]:
+    return lambda port: [[sys.executable, str(Path(__file__).resolve()), role, str(port), *extra]] * copies
 
 
 QUIET: Final = (("WEBDUO_LOG_LEVEL", "WARNING"),)  # no per-request access log, like the peers
+# The async engine against bare aiohttp is compared only on the same event loop.
+ASYNCIO: Final = (*QUIET, ("WEBDUO_LOOP", "asyncio"))
+UVLOOP: Final = (*QUIET, ("WEBDUO_LOOP", "uvloop"))
 TARGETS: Final = (
     Target("webduo sync -w2", 2, webduo("sync", "--workers", "2"), QUIET, expect_children=2, key="sync"),
     Target("gunicorn sync -w2", 2, gunicorn("-w", "2", "-k", "sync"), expect_children=2, key="gunicorn-sync"),
@@ -159,10 +171,14 @@ TARGETS: Final = (
         key="gthread",
     ),
     Target("ThreadingHTTPServer", 1, this_script("serve-threading"), key="threading"),
-    Target("webduo async -w1", 1, webduo("async", "--workers", "1"), QUIET, key="async1"),
-    Target("webduo async -w2", 2, webduo("async", "--workers", "2"), QUIET, expect_children=2, key="async2"),
+    Target("webduo async -w1", 1, webduo("async", "--workers", "1"), ASYNCIO, key="async1"),
+    Target("webduo async -w2", 2, webduo("async", "--workers", "2"), ASYNCIO, expect_children=2, key="async2"),
     Target("aiohttp bare x1", 1, this_script("serve-aiohttp"), key="aiohttp1"),
-    Target("aiohttp bare x2", 2, this_script("serve-aiohttp", copies=2), key="aiohttp2"),
+    Target("aiohttp bare x2", 2, this_script("serve-aiohttp", 2), key="aiohttp2"),
+    Target("webduo async -w1 uvloop", 1, webduo("async", "--workers", "1"), UVLOOP, key="async1-uv"),
+    Target("webduo async -w2 uvloop", 2, webduo("async", "--workers", "2"), UVLOOP, expect_children=2, key="async2-uv"),
+    Target("aiohttp bare x1 uvloop", 1, this_script("serve-aiohttp", 1, "uvloop"), key="aiohttp1-uv"),
+    Target("aiohttp bare x2 uvloop", 2, this_script("serve-aiohttp", 2, "uvloop"), key="aiohttp2-uv"),
 )
 KEYS: Final = tuple(target.key for target in TARGETS)
 
@@ -388,18 +404,19 @@ def goals(rounds: Sequence[dict[str, Result]]) -> list[str]:
             f"timeouts {sync.errors.get('timeout', 0)} -> {verdict}"
         )
     for processes in (1, 2):
-        for suffix in ("", "-base"):
-            per_round = ratios(rounds, f"async{processes}{suffix}", f"aiohttp{processes}")
-            if not per_round:
-                continue
-            middle = sorted(per_round)[(len(per_round) - 1) // 2]
-            verdict = "met" if middle >= GOAL_ASYNC_OVER_AIOHTTP else "MISSED"
-            shown = ", ".join(f"{ratio:.2f}" for ratio in per_round)
-            which = " (baseline)" if suffix else ""
-            lines.append(
-                f"- goal webduo async x{processes}{which} >= {GOAL_ASYNC_OVER_AIOHTTP}x bare aiohttp x{processes}: "
-                f"{middle:.2f}x median of rounds ({shown}) -> {verdict}"
-            )
+        for loop in ("", "-uv"):
+            for suffix in ("", "-base"):
+                per_round = ratios(rounds, f"async{processes}{loop}{suffix}", f"aiohttp{processes}{loop}")
+                if not per_round:
+                    continue
+                middle = sorted(per_round)[(len(per_round) - 1) // 2]
+                verdict = "met" if middle >= GOAL_ASYNC_OVER_AIOHTTP else "MISSED"
+                shown = ", ".join(f"{ratio:.2f}" for ratio in per_round)
+                which = (" uvloop" if loop else " asyncio") + (" (baseline)" if suffix else "")
+                lines.append(
+                    f"- goal webduo async x{processes}{which} >= {GOAL_ASYNC_OVER_AIOHTTP}x bare aiohttp "
+                    f"x{processes} on the same loop: {middle:.2f}x median of rounds ({shown}) -> {verdict}"
+                )
     return lines
 
 
@@ -422,7 +439,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     targets = [target for target in TARGETS if not wanted or target.key in wanted]
     if args.baseline is not None:
         baseline = args.baseline.resolve()
-        targets += [target.from_checkout(baseline) for target in targets if target.name.startswith("webduo")]
+        # 0.1.0 has no --loop: its baseline is measured on asyncio only.
+        targets += [
+            target.from_checkout(baseline)
+            for target in targets
+            if target.name.startswith("webduo") and ("WEBDUO_LOOP", "uvloop") not in target.env
+        ]
     ensure_wrk()
     rounds: list[dict[str, Result]] = []
     with tempfile.TemporaryDirectory(prefix="webduo-bench-") as scratch, ExitStack() as servers:
@@ -452,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve-threading":
         serve_threading_http(int(sys.argv[2]))
-    elif len(sys.argv) == 3 and sys.argv[1] == "serve-aiohttp":
-        serve_bare_aiohttp(int(sys.argv[2]))
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "serve-aiohttp":
+        serve_bare_aiohttp(int(sys.argv[2]), *sys.argv[3:])
     else:
         main()

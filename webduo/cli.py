@@ -97,6 +97,13 @@ def serve(
     weather_url: Annotated[
         str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
     ] = None,
+    loop: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<auto|asyncio|uvloop>",
+            help="Event loop of the async engine; auto: uvloop if installed. [env WEBDUO_LOOP]",
+        ),
+    ] = None,
 ) -> None:
     """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0)."""
     from webduo.engines.prefork import record_stop_signals
@@ -114,11 +121,13 @@ def serve(
         workers=workers,
         threads=threads,
         weather_url=weather_url,
+        loop=loop,
         **{port_field: port},
     )
     if mode is Mode.both:
         passed = {"--host": host, "--log-level": log_level, "--workers": workers, "--threads": threads}
         passed["--weather-url"] = weather_url
+        passed["--loop"] = loop
         options = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
         raise typer.Exit(_serve_both(options, early_signals))
     if mode is Mode.sync:
