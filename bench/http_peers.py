@@ -89,8 +89,10 @@ def serve_threading_http(port: int) -> None:
         server.serve_forever()
 
 
-def serve_bare_aiohttp(port: int) -> None:
-    """One bare aiohttp process (``reuse_port``, so several can share the port)."""
+def serve_bare_aiohttp(port: int, loop: str = "asyncio") -> None:
+    """One bare aiohttp process (``reuse_port``, so several can share the port), on ``loop``."""
+    import asyncio
+
     from aiohttp import web
 
     async def hello(request: web.Request) -> web.Response:
@@ -98,7 +100,14 @@ def serve_bare_aiohttp(port: int) -> None:
 
     app = web.Application()
     app.router.add_get("/hello", hello)
-    web.run_app(app, host=HOST, port=port, reuse_port=True, access_log=None, print=None)
+    event_loop: asyncio.AbstractEventLoop
+    if loop == "uvloop":
+        import uvloop
+
+        event_loop = uvloop.new_event_loop()
+    else:
+        event_loop = asyncio.new_event_loop()
+    web.run_app(app, host=HOST, port=port, reuse_port=True, access_log=None, print=None, loop=event_loop)
 
 
 # -- targets ----------------------------------------------------------------------------------------------
@@ -143,11 +152,14 @@ def gunicorn(*options: str) -> Callable[[int], list[list[str]]]:
     return commands
 
 
-def this_script(role: str, copies: int = 1) -> Callable[[int], list[list[str]]]:
-    return lambda port: [[sys.executable, str(Path(__file__).resolve()), role, str(port)]] * copies
+def this_script(role: str, copies: int = 1, *extra: str) -> Callable[[int], list[list[str]]]:
+    return lambda port: [[sys.executable, str(Path(__file__).resolve()), role, str(port), *extra]] * copies
 
 
 QUIET: Final = (("WEBDUO_LOG_LEVEL", "WARNING"),)  # no per-request access log, like the peers
+# The async engine against bare aiohttp is compared only on the same event loop.
+ASYNCIO: Final = (*QUIET, ("WEBDUO_LOOP", "asyncio"))
+UVLOOP: Final = (*QUIET, ("WEBDUO_LOOP", "uvloop"))
 TARGETS: Final = (
     Target("webduo sync -w2", 2, webduo("sync", "--workers", "2"), QUIET, expect_children=2, key="sync"),
     Target("gunicorn sync -w2", 2, gunicorn("-w", "2", "-k", "sync"), expect_children=2, key="gunicorn-sync"),
@@ -159,10 +171,14 @@ TARGETS: Final = (
         key="gthread",
     ),
     Target("ThreadingHTTPServer", 1, this_script("serve-threading"), key="threading"),
-    Target("webduo async -w1", 1, webduo("async", "--workers", "1"), QUIET, key="async1"),
-    Target("webduo async -w2", 2, webduo("async", "--workers", "2"), QUIET, expect_children=2, key="async2"),
+    Target("webduo async -w1", 1, webduo("async", "--workers", "1"), ASYNCIO, key="async1"),
+    Target("webduo async -w2", 2, webduo("async", "--workers", "2"), ASYNCIO, expect_children=2, key="async2"),
     Target("aiohttp bare x1", 1, this_script("serve-aiohttp"), key="aiohttp1"),
-    Target("aiohttp bare x2", 2, this_script("serve-aiohttp", copies=2), key="aiohttp2"),
+    Target("aiohttp bare x2", 2, this_script("serve-aiohttp", 2), key="aiohttp2"),
+    Target("webduo async -w1 uvloop", 1, webduo("async", "--workers", "1"), UVLOOP, key="async1-uv"),
+    Target("webduo async -w2 uvloop", 2, webduo("async", "--workers", "2"), UVLOOP, expect_children=2, key="async2-uv"),
+    Target("aiohttp bare x1 uvloop", 1, this_script("serve-aiohttp", 1, "uvloop"), key="aiohttp1-uv"),
+    Target("aiohttp bare x2 uvloop", 2, this_script("serve-aiohttp", 2, "uvloop"), key="aiohttp2-uv"),
 )
 KEYS: Final = tuple(target.key for target in TARGETS)
 
@@ -175,6 +191,7 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: dict[str, int]
+    cpu_us: float  # server CPU time (user + system, every process of the target) per request
 
     @property
     def error_total(self) -> int:
@@ -220,8 +237,30 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time of ``pids`` and all their descendants, from /proc (0 where unreadable)."""
+    total = 0.0
+    seen: set[int] = set()
+    pending = list(pids)
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            pending += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 @contextmanager
-def running(target: Target, port: int, logs: Path) -> Iterator[None]:
+def running(target: Target, port: int, logs: Path) -> Iterator[list[int]]:
     """Start ``target`` on ``port``; stopped with SIGTERM on exit."""
     env = {**os.environ, **dict(target.env)}
     processes: list[subprocess.Popen[bytes]] = []
@@ -238,7 +277,7 @@ def running(target: Target, port: int, logs: Path) -> Iterator[None]:
             time.sleep(0.5)  # let the master fork the rest
             if not worker_children(processes[0].pid):
                 raise RuntimeError(f"{target.name}: expected {target.expect_children} worker processes")
-        yield
+        yield [process.pid for process in processes]
     finally:
         for process in processes:
             if process.poll() is None:
@@ -261,9 +300,16 @@ def wrk(port: int, connections: int, seconds: float, script: Path, threads: int 
     return parsed
 
 
-def measure(target: Target, port: int, connections: int, seconds: float, script: Path) -> Result:
+def measure(target: Target, port: int, pids: list[int], connections: int, seconds: float, script: Path) -> Result:
+    """One wrk run after a warm-up; also the servers' CPU time per request.
+
+    CPU per request is the steadier figure on a shared machine: another job's load shifts
+    requests/s a lot, but the work a request costs the server far less.
+    """
     wrk(port, connections, 1, script)  # warm-up: caches, TCP slow start, the other targets' leftovers
+    cpu_before = cpu_seconds(pids)
     report = wrk(port, connections, seconds, script)
+    cpu = cpu_seconds(pids) - cpu_before
     errors = {kind: report[kind] for kind in ("connect", "read", "write", "status", "timeout") if report[kind]}
     return Result(
         target,
@@ -272,6 +318,7 @@ def measure(target: Target, port: int, connections: int, seconds: float, script:
         p99_ms=report["p99_us"] / 1000,
         max_ms=report["max_us"] / 1000,
         errors=errors,
+        cpu_us=cpu / max(report["requests"], 1) * 1e6,
     )
 
 
@@ -322,15 +369,16 @@ def table(rounds: Sequence[dict[str, Result]], connections: int, seconds: float)
         f"GET /hello, {connections} connections, wrk -t1, {seconds:g} s per target per round, "
         f"{len(rounds)} interleaved round(s), median round shown (loopback)",
         "",
-        "| target | procs | req/s | every round | p50 ms | p99 ms | max ms | errors | vs gthread |",
-        "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |",
+        "| target | procs | req/s | every round | CPU µs/req | p50 ms | p99 ms | max ms | errors | vs gthread |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for key, result in by_key.items():
         ratio = f"{result.rps / gthread.rps:.2f}x" if gthread else "-"
         errors = ", ".join(f"{kind} {count}" for kind, count in result.errors.items()) or "0"
         each = " / ".join(f"{one[key].rps:,.0f}" for one in rounds)
         lines.append(
-            f"| {result.target.name} | {result.target.processes} | {result.rps:,.0f} | {each} | {result.p50_ms:.2f} | "
+            f"| {result.target.name} | {result.target.processes} | {result.rps:,.0f} | {each} | {result.cpu_us:.0f} | "
+            f"{result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {result.max_ms:.1f} | {errors} | {ratio} |"
         )
     lines += ["", *goals(rounds)]
@@ -356,18 +404,19 @@ def goals(rounds: Sequence[dict[str, Result]]) -> list[str]:
             f"timeouts {sync.errors.get('timeout', 0)} -> {verdict}"
         )
     for processes in (1, 2):
-        for suffix in ("", "-base"):
-            per_round = ratios(rounds, f"async{processes}{suffix}", f"aiohttp{processes}")
-            if not per_round:
-                continue
-            middle = sorted(per_round)[(len(per_round) - 1) // 2]
-            verdict = "met" if middle >= GOAL_ASYNC_OVER_AIOHTTP else "MISSED"
-            shown = ", ".join(f"{ratio:.2f}" for ratio in per_round)
-            which = " (baseline)" if suffix else ""
-            lines.append(
-                f"- goal webduo async x{processes}{which} >= {GOAL_ASYNC_OVER_AIOHTTP}x bare aiohttp x{processes}: "
-                f"{middle:.2f}x median of rounds ({shown}) -> {verdict}"
-            )
+        for loop in ("", "-uv"):
+            for suffix in ("", "-base"):
+                per_round = ratios(rounds, f"async{processes}{loop}{suffix}", f"aiohttp{processes}{loop}")
+                if not per_round:
+                    continue
+                middle = sorted(per_round)[(len(per_round) - 1) // 2]
+                verdict = "met" if middle >= GOAL_ASYNC_OVER_AIOHTTP else "MISSED"
+                shown = ", ".join(f"{ratio:.2f}" for ratio in per_round)
+                which = (" uvloop" if loop else " asyncio") + (" (baseline)" if suffix else "")
+                lines.append(
+                    f"- goal webduo async x{processes}{which} >= {GOAL_ASYNC_OVER_AIOHTTP}x bare aiohttp "
+                    f"x{processes} on the same loop: {middle:.2f}x median of rounds ({shown}) -> {verdict}"
+                )
     return lines
 
 
@@ -390,27 +439,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     targets = [target for target in TARGETS if not wanted or target.key in wanted]
     if args.baseline is not None:
         baseline = args.baseline.resolve()
-        targets += [target.from_checkout(baseline) for target in targets if target.name.startswith("webduo")]
+        # 0.1.0 has no --loop: its baseline is measured on asyncio only.
+        targets += [
+            target.from_checkout(baseline)
+            for target in targets
+            if target.name.startswith("webduo") and ("WEBDUO_LOOP", "uvloop") not in target.env
+        ]
     ensure_wrk()
     rounds: list[dict[str, Result]] = []
     with tempfile.TemporaryDirectory(prefix="webduo-bench-") as scratch, ExitStack() as servers:
         script = Path(scratch) / "report.lua"
         script.write_text(WRK_REPORT)
-        ports: dict[str, tuple[Target, int]] = {}
+        ports: dict[str, tuple[Target, int, list[int]]] = {}
         for target in targets:
             port = free_port()
             try:
-                servers.enter_context(running(target, port, Path(scratch)))
+                pids = servers.enter_context(running(target, port, Path(scratch)))
             except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
                 print(f"   {target.name} skipped: {exc}", file=sys.stderr)
                 continue
-            ports[target.key] = (target, port)
+            ports[target.key] = (target, port, pids)
         for number in range(1, args.rounds + 1):
             print(f"-> round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
             rounds.append(
                 {
-                    key: measure(target, port, args.connections, args.duration, script)
-                    for key, (target, port) in ports.items()
+                    key: measure(target, port, pids, args.connections, args.duration, script)
+                    for key, (target, port, pids) in ports.items()
                 }
             )
     print(f"Machine: {machine()}\n")
@@ -420,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve-threading":
         serve_threading_http(int(sys.argv[2]))
-    elif len(sys.argv) == 3 and sys.argv[1] == "serve-aiohttp":
-        serve_bare_aiohttp(int(sys.argv[2]))
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "serve-aiohttp":
+        serve_bare_aiohttp(int(sys.argv[2]), *sys.argv[3:])
     else:
         main()

@@ -96,6 +96,13 @@ def serve(
     weather_url: Annotated[
         str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
     ] = None,
+    loop: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<auto|asyncio|uvloop>",
+            help="Event loop of the async engine; auto: uvloop if installed. [env WEBDUO_LOOP]",
+        ),
+    ] = None,
 ) -> None:
     """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0).
 
@@ -116,6 +123,7 @@ def serve(
         workers=workers,
         threads=threads,
         weather_url=weather_url,
+        loop=loop,
         **{port_field: port},
     )
     if mode is Mode.both:

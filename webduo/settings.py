@@ -128,12 +128,14 @@ class Settings(BaseSettings):
 
     # Timeouts, in seconds.
     head_timeout: Seconds = Field(
-        10.0, description="Seconds from a request's first byte to the end of its head (sync)."
+        10.0, description="Seconds from a request's first byte to the end of its head; then a 408."
     )
     keepalive_timeout: Seconds = Field(5.0, description="Seconds an idle keep-alive connection stays open.")
-    body_timeout: Seconds = Field(30.0, description="Seconds from the end of a request's head to its last byte (sync).")
+    body_timeout: Seconds = Field(
+        30.0, description="Seconds from the end of a request's head to its last byte; then a 408."
+    )
     graceful_timeout: Seconds = Field(30.0, description="Seconds in-flight requests get to finish after a stop signal.")
-    send_timeout: Seconds = Field(30.0, description="Seconds a client gets to take a whole response (sync).")
+    send_timeout: Seconds = Field(30.0, description="Seconds a client gets to take a whole response.")
     max_connections: PositiveInt = Field(
         1000, description="Open connections per sync worker, idle ones included, before it stops accepting."
     )
@@ -144,6 +146,11 @@ class Settings(BaseSettings):
     )
     cpu_pool_size: PositiveInt = Field(
         2, description="Processes that run CPU-bound tasks beside the event loop (async)."
+    )
+    loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto",
+        description="Event loop of the async engine; auto takes uvloop where it is installed.",
+        json_schema_extra={"flag": "--loop"},
     )
 
     # The upstream weather API (Open-Meteo) and how patiently it is called.

@@ -77,8 +77,10 @@ class Headers:
         """A copy with ``name`` set to ``value``, replacing any earlier values."""
         wanted = name.lower()
         items = self.items
-        if any(key.lower() == wanted for key, _ in items):
-            items = tuple((key, val) for key, val in items if key.lower() != wanted)
+        for key, _ in items:
+            if key.lower() == wanted:
+                items = tuple((key, val) for key, val in items if key.lower() != wanted)
+                break
         return Headers((*items, (name, value)))
 
 

@@ -103,11 +103,13 @@ class WireResponse(web.StreamResponse):
         return self._stays_open
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
-        await self._connection.send(self._data)
+        if self._connection.send(self._data):
+            await self._connection.drain()
         return None
 
     async def write_eof(self, data: bytes = b"") -> None:
-        await self._connection.response_sent(linger=self._linger)
+        if self._connection.response_sent(linger=self._linger):
+            await self._connection.linger()
 
 
 class ParserBridge:
@@ -222,27 +224,32 @@ class Connection(RequestHandler):
 
     # -- writing --------------------------------------------------------------------------------
 
-    async def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> bool:
+        """Hand ``data`` to the transport; True when the client is behind and :meth:`drain` must wait."""
         transport = self.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("the client went away before its response")
         transport.write(data)
-        if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
-            try:
-                await asyncio.wait_for(self._drain_helper(), self.engine.timeouts.send)
-            except asyncio.TimeoutError:
-                logger.info("%s did not read its response within %g s", self.client, self.engine.timeouts.send)
-                transport.abort()
-                raise ConnectionResetError("send timeout") from None
+        return transport.get_write_buffer_size() > WRITE_HIGH_WATER
 
-    async def response_sent(self, *, linger: bool) -> None:
+    async def drain(self) -> None:
+        """Wait until the client takes what it was sent, for at most the send timeout."""
+        try:
+            await asyncio.wait_for(self._drain_helper(), self.engine.timeouts.send)
+        except asyncio.TimeoutError:
+            logger.info("%s did not read its response within %g s", self.client, self.engine.timeouts.send)
+            if self.transport is not None:
+                self.transport.abort()
+            raise ConnectionResetError("send timeout") from None
+
+    def response_sent(self, *, linger: bool) -> bool:
+        """Book the response as sent; True when the connection must linger before it closes."""
         self.in_flight -= 1
-        if linger:
-            await self._linger()
-        elif self.in_flight == 0:
+        if not linger and self.in_flight == 0:
             self.parsed(0)  # the next request may have begun meanwhile: its head deadline starts now
+        return linger
 
-    async def _linger(self) -> None:
+    async def linger(self) -> None:
         """Half-close and drain the client's leftovers for a moment before closing (RFC 9112 §9.6).
 
         Closing with unread bytes makes the kernel send RST, and a client still sending its

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -50,7 +51,8 @@ def serve(settings: Settings) -> None:
     with listener:
         host, port = listener.getsockname()[:2]
         plural = "es" if settings.workers > 1 else ""
-        print_banner(ENGINE, host, port, os.getpid(), details=f"{settings.workers} event-loop process{plural}")
+        details = f"{settings.workers} event-loop process{plural} ({loop_name(settings.loop)})"
+        print_banner(ENGINE, host, port, os.getpid(), details=details)
         if settings.workers == 1:
             run_worker(listener, settings, early_signals)
         else:
@@ -66,8 +68,40 @@ def run_worker(
     listener: socket.socket, settings: Settings, early_signals: Sequence[int], *, parent_pid: int | None = None
 ) -> None:
     """One event loop serving ``listener`` until SIGINT/SIGTERM (or its master's death)."""
-    asyncio.run(serve_forever(listener, settings, early_signals, parent_pid))
+    main = serve_forever(listener, settings, early_signals, parent_pid)
+    factory = loop_factory(settings.loop)
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(main)
+    else:  # pragma: no cover - Python 3.10 has no Runner; this is what asyncio.run does there
+        loop = factory()
+        try:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(main)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
     logger.info("async worker %d stopped", os.getpid())
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """``auto``: uvloop where it is installed (``webduo[uvloop]``), else asyncio's own loop."""
+    if choice == "asyncio":
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            logger.error("--loop uvloop: uvloop is not installed; pip install 'webduo[uvloop]'")
+            raise SystemExit(2) from None
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def loop_name(choice: str) -> str:
+    """What ``choice`` resolves to here, for the banner."""
+    return "asyncio" if loop_factory(choice) is asyncio.new_event_loop else "uvloop"
 
 
 async def serve_forever(

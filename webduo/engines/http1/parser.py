@@ -37,7 +37,7 @@ from typing import Final, NamedTuple
 from urllib.parse import unquote
 
 from webduo.core.errors import body_too_large, unsupported_expectation
-from webduo.core.http import Headers, HTTPError, Request
+from webduo.core.http import EMPTY_HEADERS, Headers, HTTPError, Request
 from webduo.settings import Settings
 
 
@@ -54,7 +54,7 @@ class NeedData(enum.Enum):
 NEED_DATA: Final = NeedData.NEED_DATA
 
 _TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_REQUEST_LINE: Final = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) (HTTP/(\d)\.(\d))")
+_REQUEST_LINE: Final = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/(\d\.\d)")
 _ANY_VERSION: Final = re.compile(rb"HTTP/\d\.\d")
 _FIELD_VALUE_CHAR: Final = rb"[\x21-\x7e\x80-\xff]"
 # name ":" OWS value OWS, where the value starts and ends with a visible character (§5.1, RFC 9110 §5.5).
@@ -62,6 +62,10 @@ _FIELD_LINE: Final = re.compile(
     rb"(" + _TOKEN + rb"):[ \t]*(" + _FIELD_VALUE_CHAR + rb"(?:[ \t]*" + _FIELD_VALUE_CHAR + rb")*)?[ \t]*"
 )
 _TOKEN_ONLY: Final = re.compile(_TOKEN)
+# The head is decoded once, as ISO-8859-1 (one character per byte, so nothing is lost or can
+# fail), and matched as text: one decode a request instead of two per header field.
+_REQUEST_LINE_TEXT: Final = re.compile(_REQUEST_LINE.pattern.decode("latin-1"))
+_FIELD_LINE_TEXT: Final = re.compile(_FIELD_LINE.pattern.decode("latin-1"))
 _FORBIDDEN_IN_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS: Final = re.compile(r"[0-9]+")
 _HEX_SIZE: Final = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;.*)?")
@@ -284,7 +288,7 @@ class RequestParser:
         return -1
 
     def _parse_head(self, head_bytes: bytes) -> RequestHead:
-        lines = head_bytes.split(_CRLF)
+        lines = head_bytes.decode("latin-1").split("\r\n")
         method, target, version = self._parse_request_line(lines[0])
         self._request_line = (method, target, version)
         headers = self._parse_fields(lines[1:])
@@ -298,28 +302,28 @@ class RequestParser:
         self._request_line = (method, path, version)
         return self._decide(method, target, path, query, version, headers)
 
-    def _parse_request_line(self, line: bytes) -> tuple[str, str, str]:
+    def _parse_request_line(self, line: str) -> tuple[str, str, str]:
         if len(line) > self.limits.max_request_line:
             raise ProtocolError(414, f"The request line exceeds {self.limits.max_request_line} bytes.")
-        match = _REQUEST_LINE.fullmatch(line)
+        match = _REQUEST_LINE_TEXT.fullmatch(line)
         if match is None:
-            raise ProtocolError(400, _request_line_problem(line))
-        method, target, _, major, minor = match.groups()
-        return method.decode("ascii"), target.decode("ascii"), f"{major.decode()}.{minor.decode()}"
+            raise ProtocolError(400, _request_line_problem(line.encode("latin-1")))
+        method, target, version = match.groups()
+        return method, target, version
 
-    def _parse_fields(self, lines: list[bytes]) -> Headers:
+    def _parse_fields(self, lines: list[str]) -> Headers:
         limits = self.limits
         if len(lines) > limits.max_header_count:
             raise ProtocolError(431, f"More than {limits.max_header_count} header fields.")
         fields: list[tuple[str, str]] = []
         for line in lines:
-            match = _FIELD_LINE.fullmatch(line)
+            match = _FIELD_LINE_TEXT.fullmatch(line)
             if match is None:
                 # Keep what came before the bad line: its X-Request-ID is echoed in the 400.
                 self._partial_headers = Headers(tuple(fields))
-                raise ProtocolError(400, _field_line_problem(line))
+                raise ProtocolError(400, _field_line_problem(line.encode("latin-1")))
             name, value = match.groups()
-            fields.append((name.decode("ascii"), value.decode("latin-1") if value else ""))
+            fields.append((name, value or ""))
         return Headers(tuple(fields))
 
     def _parse_target(self, method: str, target: str) -> tuple[str, str]:
@@ -538,7 +542,7 @@ class RequestParser:
         self._body = bytearray()
         # What a failed *next* request reports must be its own, never this one's.
         self._request_line = None
-        self._partial_headers = Headers()
+        self._partial_headers = EMPTY_HEADERS
         return Message(head, body)
 
 

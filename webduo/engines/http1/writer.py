@@ -63,9 +63,7 @@ def serialize_response(
     status = response.status
     body = response.body
     lines = [f"Date: {_date.now()}\r\nServer: {SERVER_HEADER}\r\n"]
-    for name, value in response.headers.items:
-        if name.lower() not in _FRAMING_HEADERS:
-            lines.append(f"{name}: {value}\r\n")
+    lines += [f"{name}: {value}\r\n" for name, value in response.headers.items if name.lower() not in _FRAMING_HEADERS]
     bodiless = status < 200 or status in (204, 304)
     if not (status < 200 or status == 204):
         lines.append(f"Content-Length: {len(body)}\r\n")
