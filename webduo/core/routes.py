@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webduo.core import endpoints, tasks
+from webduo.core import endpoints, metrics, tasks
 from webduo.core.routing import Route, RouteTable
 from webduo.core.weather.endpoint import weather
 
@@ -17,5 +17,6 @@ def build_routes() -> RouteTable:
             Route("GET", "/cpu_task", tasks.cpu_task, "cpu_task"),
             Route("GET", "/error_task", tasks.error_task, "error_task"),
             Route("GET", "/weather", weather, "weather"),
+            Route("GET", "/metrics", metrics.metrics, "metrics"),
         ]
     )

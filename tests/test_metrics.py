@@ -1,0 +1,81 @@
+"""``GET /metrics`` on both engines: what known requests add, and labels that stay bounded."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.servers import RunningServer, raw_response
+from webduo.core.metrics import CONTENT_TYPE
+from webduo.core.routes import build_routes
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(base_url: str) -> Samples:
+    response = httpx.get(f"{base_url}/metrics", headers={"Connection": "close"}, timeout=10)
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def requests(samples: Samples, route: str, status: int) -> float:
+    return value(samples, "webduo_http_requests_total", route=route, status=str(status))
+
+
+def test_metrics_are_prometheus_text(client: httpx.Client) -> None:
+    response = client.get("/metrics")
+    assert (response.status_code, response.headers["content-type"]) == (200, CONTENT_TYPE)
+    families = {family.name: family.type for family in text_string_to_metric_families(response.text)}
+    assert {
+        "webduo_http_requests": "counter",
+        "webduo_http_request_duration_seconds": "histogram",
+        "webduo_http_requests_in_flight": "gauge",
+    }.items() <= families.items()
+
+
+def test_counts_move_with_known_requests(client: httpx.Client, server: RunningServer) -> None:
+    before = scrape(server.base_url)
+    for _ in range(3):
+        client.get("/hello")
+    client.get("/no/such/path")
+    client.delete("/hello")
+    # A request the parser refuses is answered by App.refuse: counted too.
+    assert raw_response(server.port, b"GET /hello HTTP/1.1\r\nNo colon here\r\n\r\n").startswith(b"HTTP/1.1 400")
+    after = scrape(server.base_url)
+
+    def added(route: str, status: int) -> float:
+        return requests(after, route, status) - requests(before, route, status)
+
+    assert added("hello", 200) == 3
+    assert added("unmatched", 404) == 1
+    assert added("unmatched", 405) == 1
+    assert added("unmatched", 400) == 1
+    assert added("metrics", 200) == 1  # the first scrape
+    hello_latency = "webduo_http_request_duration_seconds_count"
+    assert value(after, hello_latency, route="hello") - value(before, hello_latency, route="hello") == 3
+
+
+def test_unknown_paths_do_not_become_labels(client: httpx.Client) -> None:
+    paths = [f"/probe-{uuid.uuid4().hex}" for _ in range(5)]
+    for path in paths:
+        assert client.get(path).status_code == 404
+    text = client.get("/metrics").text
+    assert not [path for path in paths if path in text]
+    routes = {
+        sample.labels["route"]
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if "route" in sample.labels
+    }
+    assert routes <= {route.name for route in build_routes()} | {"unmatched"}
