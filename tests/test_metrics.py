@@ -1,13 +1,18 @@
-"""``GET /metrics`` on both engines: what known requests add, and labels that stay bounded."""
+"""``GET /metrics`` on both engines: what known requests add, labels that stay bounded, workers summed."""
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
+from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.servers import RunningServer, raw_response
+from tests.processes import children, wait_for
+from tests.servers import ENGINES, RunningServer, raw_response, run_server
 from webduo.core.metrics import CONTENT_TYPE
 from webduo.core.routes import build_routes
 
@@ -16,6 +21,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(base_url: str) -> Samples:
+    # A connection of its own: a pre-forked server's other worker may be paused meanwhile.
     response = httpx.get(f"{base_url}/metrics", headers={"Connection": "close"}, timeout=10)
     assert response.status_code == 200
     return {
@@ -79,3 +85,45 @@ def test_unknown_paths_do_not_become_labels(client: httpx.Client) -> None:
         if "route" in sample.labels
     }
     assert routes <= {route.name for route in build_routes()} | {"unmatched"}
+
+
+def served_while_paused(server: RunningServer, paused: int, count: int) -> None:
+    """``count`` requests to /hello, all answered by the other worker: ``paused`` cannot accept."""
+    os.kill(paused, signal.SIGSTOP)
+    try:
+        for _ in range(count):
+            response = httpx.get(f"{server.base_url}/hello", headers={"Connection": "close"}, timeout=10)
+            assert response.status_code == 200
+    finally:
+        os.kill(paused, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_workers_counts_are_summed_and_their_folder_removed(
+    engine: str, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    parent = tmp_path / "metrics"
+    parent.mkdir()
+    env = {**server_env, "WEBDUO_METRICS_DIR": str(parent)}
+    with run_server(engine, tmp_path, env, args=("--workers", "2")) as server:
+        workers = wait_for(lambda: children(server.process.pid), lambda found: len(found) == 2, 20)
+        first, second = sorted(workers)
+        (folder,) = parent.iterdir()
+        # Each worker alone answers some requests; either may answer the scrape.
+        served_while_paused(server, second, 3)
+        served_while_paused(server, first, 4)
+        assert requests(scrape(server.base_url), "hello", 200) == 7
+        assert {path.name for path in folder.glob("counter_*.db")} == {f"counter_{pid}.db" for pid in workers}
+
+        # A dead worker's in-flight gauge is dropped; its counts stay in the totals.
+        os.kill(first, signal.SIGKILL)
+        respawned = wait_for(
+            lambda: children(server.process.pid), lambda found: first not in found and len(found) == 2, 20
+        )
+        assert first not in respawned
+        assert not (folder / f"gauge_livesum_{first}.db").exists()
+        assert (folder / f"counter_{first}.db").exists()
+        samples = scrape(server.base_url)
+        assert requests(samples, "hello", 200) == 7
+        assert value(samples, "webduo_http_requests_in_flight") == 1  # the scrape itself
+    assert list(parent.iterdir()) == []

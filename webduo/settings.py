@@ -172,6 +172,13 @@ class Settings(BaseSettings):
         2, ge=0, le=6, description="Decimals coordinates are rounded to for the cache and the upstream call."
     )
 
+    # Where pre-forked workers keep their metrics.
+    metrics_dir: str | None = Field(
+        None,
+        description="Directory in which a server with several workers makes a fresh folder per run for their"
+        " metric files, removed at exit; unset, the system's temporary directory.",
+    )
+
     def header_value_for(self, engine: str) -> str:
         """The custom header's value: the one configured, else ``webduo/<version> (<engine>)``."""
         from webduo import __version__

@@ -44,12 +44,15 @@ class Master:
         *,
         respawn_backoff: float = RESPAWN_BACKOFF,
         max_quick_deaths: int = MAX_QUICK_DEATHS,
+        on_exit: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_exit(pid)`` is called for every worker reaped, whether it died or was stopped."""
         self.size = workers
         self.graceful_timeout = graceful_timeout
         self.target = target
         self.respawn_backoff = respawn_backoff
         self.max_quick_deaths = max_quick_deaths
+        self.on_exit = on_exit
         self.failed = False
         self._quick_deaths = 0
         self.children: dict[int, float] = {}  # pid -> start time
@@ -147,8 +150,17 @@ class Master:
             started = self.children.pop(pid, None)
             if started is None:
                 continue
+            self._exited(pid)
             if not self._received:
                 self._worker_died(pid, os.waitstatus_to_exitcode(status), started)
+
+    def _exited(self, pid: int) -> None:
+        if self.on_exit is None:
+            return
+        try:
+            self.on_exit(pid)
+        except Exception:  # bookkeeping must not bring the master, and every worker, down
+            logger.exception("cleaning up after worker %d failed", pid)
 
     def _worker_died(self, pid: int, code: int, started: float) -> None:
         now = time.monotonic()
