@@ -15,6 +15,7 @@ from tests.processes import children, wait_for
 from tests.servers import ENGINES, RunningServer, raw_response, run_server
 from webduo.core.metrics import CONTENT_TYPE
 from webduo.core.routes import build_routes
+from webduo.testing.openmeteo import FakeOpenMeteo
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -47,6 +48,10 @@ def test_metrics_are_prometheus_text(client: httpx.Client) -> None:
         "webduo_http_requests": "counter",
         "webduo_http_request_duration_seconds": "histogram",
         "webduo_http_requests_in_flight": "gauge",
+        "webduo_weather_upstream_calls": "counter",
+        "webduo_weather_cache_hits": "counter",
+        "webduo_weather_cache_misses": "counter",
+        "webduo_weather_cache_errors": "counter",
     }.items() <= families.items()
 
 
@@ -85,6 +90,23 @@ def test_unknown_paths_do_not_become_labels(client: httpx.Client) -> None:
         if "route" in sample.labels
     }
     assert routes <= {route.name for route in build_routes()} | {"unmatched"}
+
+
+def test_weather_lookups_count_upstream_calls_hits_and_misses(
+    client: httpx.Client, server: RunningServer, openmeteo: FakeOpenMeteo
+) -> None:
+    before = scrape(server.base_url)
+    params = {"lat": "-41.29", "lon": "174.78"}
+    assert [client.get("/weather", params=params).headers["x-cache"] for _ in range(2)] == ["MISS", "HIT"]
+    after = scrape(server.base_url)
+
+    def added(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert added("webduo_weather_upstream_calls_total") == 1
+    assert added("webduo_weather_cache_misses_total", layer="memory") == 1
+    assert added("webduo_weather_cache_hits_total", layer="memory") == 1
+    assert added("webduo_weather_cache_hits_total", layer="redis") == 0
 
 
 def served_while_paused(server: RunningServer, paused: int, count: int) -> None:

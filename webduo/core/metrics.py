@@ -1,4 +1,4 @@
-"""Prometheus metrics: what the App counts, and ``GET /metrics`` showing them.
+"""Prometheus metrics: what the App and the weather client count, and ``GET /metrics`` showing them.
 
 prometheus-client chooses where values live when it is first imported: in this process's
 memory, or — when ``PROMETHEUS_MULTIPROC_DIR`` is set, as a pre-fork master sets it for its
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from webduo.core.http import Headers, Request, Response
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge, Histogram
 
 
+CacheLayer = Literal["memory", "redis"]
+CACHE_LAYERS: Final[tuple[CacheLayer, ...]] = ("memory", "redis")
 UNMATCHED: Final = "unmatched"
 MULTIPROCESS_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 # The text format prometheus-client writes (generate_latest); its CONTENT_TYPE_LATEST now names 1.0.0.
@@ -55,6 +57,26 @@ class Metrics:
         self.in_flight: Gauge = Gauge(
             "webduo_http_requests_in_flight", "Requests being answered now.", multiprocess_mode="livesum"
         )
+        self.upstream_calls: Counter = Counter(
+            "webduo_weather_upstream_calls", "Requests sent to Open-Meteo, retries included."
+        )
+        self.cache_hits: Counter = Counter(
+            "webduo_weather_cache_hits", "Weather lookups answered from a cache, by cache layer.", ["layer"]
+        )
+        self.cache_misses: Counter = Counter(
+            "webduo_weather_cache_misses",
+            "Weather lookups that waited for an upstream call (their own or another's), by cache layer.",
+            ["layer"],
+        )
+        self.cache_errors: Counter = Counter(
+            "webduo_weather_cache_errors",
+            "Times a cache layer failed (Redis refused or timed out) and the lookup went on without it.",
+            ["layer"],
+        )
+        # Shown at 0 from the start, so a rate over them exists before the first event.
+        for family in (self.cache_hits, self.cache_misses, self.cache_errors):
+            for layer in CACHE_LAYERS:
+                family.labels(layer)
         # Children by label values: .labels() costs ~1 µs a call, a dict look-up ~30 ns.
         self._answered: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
@@ -68,6 +90,9 @@ class Metrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    def weather_lookup(self, layer: CacheLayer, hit: bool) -> None:
+        (self.cache_hits if hit else self.cache_misses).labels(layer).inc()
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from typing import Any, Final, Literal, TypeVar
 import httpx
 
 from webduo import __version__
+from webduo.core.metrics import CacheLayer, Metrics
 from webduo.core.weather.cache import SingleFlight, TTLCache
 from webduo.core.weather.models import UNIT_PARAMETERS, Forecast, GeocodingAnswer, Place, WeatherQuery
 from webduo.core.weather.retry import Done, Outcome, Pause, Plan, RetryPolicy, Step
@@ -52,19 +53,23 @@ CURRENT_VARIABLES: Final = (
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """A forecast and whether it came from the cache (the ``X-Cache`` header)."""
+    """A forecast, whether a cache had it (the ``X-Cache`` header), and which cache answered."""
 
     forecast: Forecast
     cache: CacheStatus
+    layer: CacheLayer = "memory"
 
 
 class _WeatherClientBase:
-    """Request building, answer parsing and caching: the part both clients share."""
+    """Request building, answer parsing, caching and counting: the part both clients share."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self.policy = RetryPolicy.from_settings(settings)
         self.cache: TTLCache[WeatherQuery, Forecast] = TTLCache(settings.weather_cache_ttl, clock=clock)
+        self.metrics = metrics
         self._clock = clock
         self._rng = random.Random()  # noqa: S311 - backoff jitter, not cryptography
 
@@ -84,6 +89,17 @@ class _WeatherClientBase:
     def cached(self, query: WeatherQuery) -> Lookup | None:
         forecast = self.cache.get(self.cache_key(query))
         return None if forecast is None else Lookup(forecast, "HIT")
+
+    def counted(self, lookup: Lookup) -> Lookup:
+        """``lookup``, counted as a hit or a miss of the cache that answered it."""
+        if self.metrics is not None:
+            self.metrics.weather_lookup(lookup.layer, lookup.cache == "HIT")
+        return lookup
+
+    def sending(self) -> None:
+        """Count a request about to go upstream."""
+        if self.metrics is not None:
+            self.metrics.upstream_calls.inc()
 
     def forecast_plan(self, query: WeatherQuery) -> Plan[Forecast]:
         """The call for ``query``'s current conditions, asked at the rounded (cached) coordinates."""
@@ -124,8 +140,10 @@ class WeatherClient(_WeatherClientBase):
     """The blocking client: the sync engine's (one per worker process, shared by its threads) and
     the CLI's; concurrent misses for one key share a single upstream call."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(settings, clock=clock)
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None
+    ) -> None:
+        super().__init__(settings, clock=clock, metrics=metrics)
         self._client = httpx.Client(**self.http_options(settings))
         self._flights: SingleFlight[WeatherQuery, Future[Lookup]] = SingleFlight()
 
@@ -135,18 +153,18 @@ class WeatherClient(_WeatherClientBase):
 
     def current(self, query: WeatherQuery) -> Lookup:
         """Current conditions for ``query``: from the cache, or from the one call in flight for it."""
-        hit = self.cached(query)
-        if hit is not None:
-            return hit
-        mine: Future[Lookup] = Future()
-        flight = self._flights.board(self.cache_key(query), lambda: mine)
-        if flight is mine:
-            try:
-                mine.set_result(self._fetch(query))
-            except BaseException as exc:
-                # Whatever ends the call must land the flight, or the threads waiting on it wait for good.
-                mine.set_exception(exc)
-        return flight.result()
+        found = self.cached(query)
+        if found is None:
+            mine: Future[Lookup] = Future()
+            flight = self._flights.board(self.cache_key(query), lambda: mine)
+            if flight is mine:
+                try:
+                    mine.set_result(self._fetch(query))
+                except BaseException as exc:
+                    # Whatever ends the call must land the flight, or the threads waiting on it wait for good.
+                    mine.set_exception(exc)
+            found = flight.result()
+        return self.counted(found)
 
     def _fetch(self, query: WeatherQuery) -> Lookup:
         # Checked again: another thread's flight may have landed between our miss and our boarding.
@@ -166,6 +184,7 @@ class WeatherClient(_WeatherClientBase):
         if isinstance(step, Pause):
             time.sleep(step.seconds)
             return None
+        self.sending()
         try:
             return self._client.send(step.request)
         except httpx.TransportError as failure:
@@ -184,8 +203,10 @@ class WeatherClient(_WeatherClientBase):
 class AsyncWeatherClient(_WeatherClientBase):
     """The aiohttp engine's client; concurrent misses for one key share a single upstream call."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(settings, clock=clock)
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None
+    ) -> None:
+        super().__init__(settings, clock=clock, metrics=metrics)
         self._client = httpx.AsyncClient(**self.http_options(settings))
         self._flights: SingleFlight[WeatherQuery, asyncio.Future[Lookup]] = SingleFlight()
 
@@ -195,12 +216,12 @@ class AsyncWeatherClient(_WeatherClientBase):
 
     async def current(self, query: WeatherQuery) -> Lookup:
         """Current conditions for ``query``: from the cache, or from the one call in flight for it."""
-        hit = self.cached(query)
-        if hit is not None:
-            return hit
-        flight = self._flights.board(self.cache_key(query), lambda: asyncio.ensure_future(self._fetch(query)))
-        # shield: one caller giving up (client gone) must not cancel the call the others wait for.
-        return await asyncio.shield(flight)
+        found = self.cached(query)
+        if found is None:
+            flight = self._flights.board(self.cache_key(query), lambda: asyncio.ensure_future(self._fetch(query)))
+            # shield: one caller giving up (client gone) must not cancel the call the others wait for.
+            found = await asyncio.shield(flight)
+        return self.counted(found)
 
     async def search(self, name: str, count: int = 10, country: str | None = None) -> list[Place]:
         """Places called ``name`` (optionally in ISO country ``country``), best match first."""
@@ -219,6 +240,7 @@ class AsyncWeatherClient(_WeatherClientBase):
         if isinstance(step, Pause):
             await asyncio.sleep(step.seconds)
             return None
+        self.sending()
         try:
             return await self._client.send(step.request)
         except httpx.TransportError as failure:

@@ -7,6 +7,7 @@ from concurrent.futures import Executor
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from webduo.core.effects import Runtime
+from webduo.core.metrics import process_metrics
 from webduo.core.weather.client import AsyncWeatherClient
 from webduo.engines.aio.cpu_pool import start_cpu_pool
 from webduo.settings import Settings
@@ -21,5 +22,6 @@ async def async_services(settings: Settings) -> AsyncIterator[Runtime]:
         # Queued CPU tasks are dropped at exit: their clients are gone once the server stops.
         stack.callback(pool.shutdown, wait=True, cancel_futures=True)
         runtime.provide(Executor, pool)
-        runtime.provide(AsyncWeatherClient, await stack.enter_async_context(AsyncWeatherClient(settings)))
+        client = AsyncWeatherClient(settings, metrics=process_metrics())
+        runtime.provide(AsyncWeatherClient, await stack.enter_async_context(client))
         yield runtime

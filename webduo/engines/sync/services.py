@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from webduo.core.effects import Runtime
+from webduo.core.metrics import process_metrics
 from webduo.core.weather.client import WeatherClient
 from webduo.settings import Settings
 
@@ -15,5 +16,6 @@ def sync_services(settings: Settings) -> Iterator[Runtime]:
     """Entered once per worker, after fork: a blocking weather client with its own connection pool."""
     runtime = Runtime()
     with ExitStack() as stack:
-        runtime.provide(WeatherClient, stack.enter_context(WeatherClient(settings)))
+        client = WeatherClient(settings, metrics=process_metrics())
+        runtime.provide(WeatherClient, stack.enter_context(client))
         yield runtime
