@@ -111,3 +111,21 @@ def test_every_setting_is_described() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, name
         assert field.description.endswith("."), name
+
+
+@pytest.mark.parametrize(
+    "url", ["http://cache:6379/0", "redis://", "redis:///0", "redis://cache:6379/zero", "redis://cache:99999/0", "x"]
+)
+def test_cache_url_must_be_a_redis_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    (problem,) = problems(monkeypatch, cache_url=url)
+    assert problem.startswith("WEBDUO_CACHE_URL: must be redis://host:port/db")
+
+
+@pytest.mark.parametrize("url", ["redis://cache:6379/0", "rediss://:secret@cache:6380/2", "redis://127.0.0.1"])
+def test_cache_url_accepts_redis_urls(url: str) -> None:
+    assert Settings(_env_file=None, cache_url=url).cache_url == url
+
+
+def test_an_empty_cache_url_means_no_shared_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBDUO_CACHE_URL", "")
+    assert Settings(_env_file=None).cache_url is None

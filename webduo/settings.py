@@ -83,6 +83,20 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _cache_url(value: str | None) -> str | None:
+    if not value:  # WEBDUO_CACHE_URL= (empty, as compose files write it) means none
+        return None
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - parsing it is the check: a bad port raises here
+    except ValueError:
+        raise PydanticCustomError("cache_url", "must be redis://host:port/db (a port of 0-65535)") from None
+    database = parts.path.lstrip("/")
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname or not (database == "" or database.isdigit()):
+        raise PydanticCustomError("cache_url", "must be redis://host:port/db or rediss://host:port/db")
+    return value
+
+
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 Port = Annotated[int, Field(ge=0, le=65535)]
 # A duration in seconds: positive and finite (an infinite socket timeout is an OverflowError).
@@ -179,6 +193,18 @@ class Settings(BaseSettings):
     # 2 decimals is ~1 km, finer than Open-Meteo's 2-11 km grid.
     weather_coordinate_decimals: int = Field(
         2, ge=0, le=6, description="Decimals coordinates are rounded to for the cache and the upstream call."
+    )
+
+    # Beyond one machine: the cache every replica shares, and where pre-forked workers keep their metrics.
+    cache_url: Annotated[str | None, AfterValidator(_cache_url)] = Field(
+        None,
+        description="Redis or Valkey (redis://host:port/db) holding weather reports for every replica and worker;"
+        " unset, each process caches its own.",
+    )
+    metrics_dir: str | None = Field(
+        None,
+        description="Directory in which a server with several workers makes a fresh folder per run for their"
+        " metric files, removed at exit; unset, the system's temporary directory.",
     )
 
     def header_value_for(self, engine: str) -> str:

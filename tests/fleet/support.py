@@ -33,6 +33,7 @@ from webduo.bench.processes import (
     wait_for_exit,
     wait_until_answering,
 )
+from webduo.core.weather.shared_cache import RETRY_SECONDS
 from webduo.testing.openmeteo import FakeOpenMeteo
 
 
@@ -212,8 +213,13 @@ class Fleet:
         """Whatever a test crashed or stopped runs again, the cache is empty, and nginx starts afresh,
         having forgotten which replicas failed."""
         self.nginx.stop()
-        self._start([child for child in self.backends if not child.running])
+        down = [child for child in self.backends if not child.running]
+        self._start(down)
         assert redis_command(self.redis_port, "FLUSHALL") == b"+OK"
+        if self.redis in down:
+            # A replica that saw Redis fail keeps to its own cache for RETRY_SECONDS before it tries
+            # Redis again: until then the fleet does not share one cache, whatever the test expects.
+            time.sleep(RETRY_SECONDS + 0.5)
 
     def _start(self, backends: list[Child]) -> None:
         # Backends all at once, so that their start-ups overlap; nginx once they answer, as the

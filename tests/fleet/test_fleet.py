@@ -55,7 +55,6 @@ def test_stopping_redis_mid_load_still_answers_200(fleet: Fleet, engine: str) ->
     assert load.count(weather_miss, since=stopped_at) >= AFTER // len(MIX) - 1, "misses went on after the stop"
 
 
-@pytest.mark.xfail(strict=True, reason="needs feature/shared-cache")
 def test_concurrent_identical_misses_make_one_upstream_call(
     fleet: Fleet, engine: str, openmeteo: FakeOpenMeteo
 ) -> None:

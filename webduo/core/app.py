@@ -7,8 +7,8 @@ An engine turns bytes into a :class:`~webduo.core.http.Request` and makes one ca
     response = app.refuse(request, error)             # a request its parser refused
 
 and writes ``response`` back. Everything between — inbound middleware, routing, the endpoint,
-the error envelope, outbound middleware, the access log and the last-resort 500 — is this
-module's, once; the two entry points differ only in how the endpoint's effects are performed.
+the error envelope, outbound middleware, the access log, the metrics and the last-resort 500 —
+is this module's, once; the two entry points differ only in how the endpoint's effects are performed.
 Nothing escapes as an exception: whatever fails, the answer is a :class:`Response`.
 """
 
@@ -20,9 +20,10 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
-from webduo.core.effects import EndpointResult, Runtime, run_async, run_sync
+from webduo.core.effects import Endpoint, Runtime, run_async, run_sync
 from webduo.core.errors import LAST_RESORT_BODY, LAST_RESORT_STATUS, response_for_exception
 from webduo.core.http import JSON_CONTENT_TYPE, Headers, HTTPError, Request, Response
+from webduo.core.metrics import UNMATCHED, Metrics, process_metrics
 from webduo.core.middleware import CustomHeaderMiddleware, Middleware, RequestIdMiddleware
 from webduo.core.routing import RouteTable
 
@@ -39,40 +40,51 @@ _FIELD_VALUE: Final = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 class App:
     """One request in, one response out, for either engine."""
 
-    def __init__(self, routes: RouteTable, middleware: Sequence[Middleware]) -> None:
+    def __init__(self, routes: RouteTable, middleware: Sequence[Middleware], metrics: Metrics | None = None) -> None:
         self.routes = routes
         self.middleware = tuple(middleware)
+        self.metrics = metrics
         self.last_resort = self._last_resort()
 
     def respond(self, request: Request, runtime: Runtime) -> Response:
         """The response to ``request``, performing the endpoint's effects by blocking."""
         started = time.perf_counter()
+        route = UNMATCHED
+        self._enter()
         try:
             request = self._begin(request)
             try:
-                outcome: Response | Exception = run_sync(self._dispatch(request), runtime)
+                endpoint, route = self._route(request)
+                outcome: Response | Exception = run_sync(endpoint(request), runtime)
             except Exception as exc:
                 outcome = exc
-            return self._complete(request, outcome, started)
+            return self._complete(request, outcome, started, route)
         except Exception:
-            return self._fail(request)
+            return self._fail(request, started, route)
+        finally:
+            self._leave()
 
     async def arespond(self, request: Request, runtime: Runtime) -> Response:
         """The response to ``request``, performing the endpoint's effects by awaiting."""
         started = time.perf_counter()
+        route = UNMATCHED
+        self._enter()
         try:
             request = self._begin(request)
             try:
-                result = self._dispatch(request)
+                endpoint, route = self._route(request)
+                result = endpoint(request)
                 # A plain function's response needs no driver: one coroutine fewer per request.
                 outcome: Response | Exception = (
                     result if isinstance(result, Response) else await run_async(result, runtime)
                 )
             except Exception as exc:
                 outcome = exc
-            return self._complete(request, outcome, started)
+            return self._complete(request, outcome, started, route)
         except Exception:
-            return self._fail(request)
+            return self._fail(request, started, route)
+        finally:
+            self._leave()
 
     def refuse(self, request: Request, error: HTTPError) -> Response:
         """The answer to a request the engine's parser refused, or that timed out.
@@ -82,9 +94,9 @@ class App:
         """
         started = time.perf_counter()
         try:
-            return self._complete(self._begin(request), error, started)
+            return self._complete(self._begin(request), error, started, UNMATCHED)
         except Exception:
-            return self._fail(request)
+            return self._fail(request, started, UNMATCHED)
 
     # -- the steps ------------------------------------------------------------------------------
 
@@ -93,11 +105,20 @@ class App:
             request = layer.on_request(request)
         return request
 
-    def _dispatch(self, request: Request) -> EndpointResult | Response:
-        """Route ``request`` and start its endpoint; raises ``HTTPError`` for 404/405/501."""
-        return self.routes.resolve(request.method, request.path).endpoint(request)
+    def _route(self, request: Request) -> tuple[Endpoint, str]:
+        """``request``'s endpoint and route name; raises ``HTTPError`` for 404/405/501."""
+        route = self.routes.resolve(request.method, request.path)
+        return route.endpoint, route.name
 
-    def _complete(self, request: Request, outcome: Response | Exception, started: float) -> Response:
+    def _enter(self) -> None:
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+
+    def _leave(self) -> None:
+        if self.metrics is not None:
+            self.metrics.in_flight.dec()
+
+    def _complete(self, request: Request, outcome: Response | Exception, started: float, route: str) -> Response:
         """The response as sent: errors enveloped, outbound middleware applied, access logged."""
         response = outcome if isinstance(outcome, Response) else response_for_exception(outcome, request.request_id)
         # The middleware's own headers were checked when the last resort was built (constants),
@@ -106,6 +127,9 @@ class App:
             logger.error("%s %s: a response header is not valid on the wire", request.method, printable(request.path))
             response = response_for_exception(HTTPError(500), request.request_id)
         response = self._outbound(request, response)
+        elapsed = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.answered(route, response.status, elapsed)
         if access_logger.isEnabledFor(logging.INFO):
             access_logger.info(
                 "%s %s %d %dB %.1fms id=%s",
@@ -113,7 +137,7 @@ class App:
                 printable(request.path),
                 response.status,
                 len(response.body),
-                (time.perf_counter() - started) * 1000,
+                elapsed * 1000,
                 request.request_id,
             )
         return response
@@ -123,9 +147,11 @@ class App:
             response = layer.on_response(request, response)
         return response
 
-    def _fail(self, request: Request) -> Response:
+    def _fail(self, request: Request, started: float, route: str) -> Response:
         """When the App itself failed (a middleware bug): the fixed 500, logged with its traceback."""
         logger.exception("the app failed to answer %s %s", request.method, printable(request.path))
+        if self.metrics is not None:
+            self.metrics.answered(route, self.last_resort.status, time.perf_counter() - started)
         return self.last_resort
 
     def _last_resort(self) -> Response:
@@ -167,5 +193,5 @@ def printable(text: str) -> str:
 
 
 def build_app(routes: RouteTable, header_name: str, header_value: str) -> App:
-    """The middleware stack both engines use, outermost first."""
-    return App(routes, [CustomHeaderMiddleware(header_name, header_value), RequestIdMiddleware()])
+    """The middleware stack both engines use, outermost first, counting into this process's metrics."""
+    return App(routes, [CustomHeaderMiddleware(header_name, header_value), RequestIdMiddleware()], process_metrics())

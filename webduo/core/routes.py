@@ -7,13 +7,13 @@ from typing import Any, Final
 
 from pydantic import JsonValue
 
-from webduo.core import endpoints, tasks
+from webduo.core import endpoints, metrics, tasks
 from webduo.core.endpoints import FORM_TYPE, TEXT_TYPE, FormFields, Health
 from webduo.core.http import JSON_CONTENT_TYPE, Headers, Request, Response
 from webduo.core.middleware import DEFAULT_CUSTOM_HEADER
 from webduo.core.openapi import build_document, render
 from webduo.core.routing import Content, Reply, ReplyHeader, Route, RouteTable
-from webduo.core.weather.client import CacheStatus
+from webduo.core.weather.cache import CacheStatus
 from webduo.core.weather.endpoint import weather
 from webduo.core.weather.models import WeatherQuery, WeatherReport
 
@@ -83,6 +83,7 @@ def build_routes(custom_header: str = DEFAULT_CUSTOM_HEADER) -> RouteTable:
                 errors=(422, 502, 504),
             ),
             Route("GET", OPENAPI_PATH, OpenApi(custom_header), "openapi", reply=_json(dict[str, Any])),
+            Route("GET", "/metrics", metrics.metrics, "metrics", reply=Reply(Content("text/plain", str))),
         ]
     )
 

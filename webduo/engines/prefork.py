@@ -71,12 +71,15 @@ class Master:
         respawn: bool,
         respawn_backoff: float = RESPAWN_BACKOFF,
         max_quick_deaths: int = MAX_QUICK_DEATHS,
+        on_exit: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_exit(pid)`` is called for every child reaped, whether it died or was stopped."""
         self.slots = dict(slots)
         self.graceful_timeout = graceful_timeout
         self.respawn = respawn
         self.respawn_backoff = respawn_backoff
         self.max_quick_deaths = max_quick_deaths
+        self.on_exit = on_exit
         self.failed = False
         self._quick_deaths = 0
         self._started: set[str] = set()
@@ -96,11 +99,17 @@ class Master:
         *,
         respawn_backoff: float = RESPAWN_BACKOFF,
         max_quick_deaths: int = MAX_QUICK_DEATHS,
+        on_exit: Callable[[int], None] | None = None,
     ) -> Master:
         """``workers`` copies of ``target``, each respawned when it dies (``--workers N``)."""
         slots = {f"worker {number}": target for number in range(1, workers + 1)}
         return cls(
-            slots, graceful_timeout, respawn=True, respawn_backoff=respawn_backoff, max_quick_deaths=max_quick_deaths
+            slots,
+            graceful_timeout,
+            respawn=True,
+            respawn_backoff=respawn_backoff,
+            max_quick_deaths=max_quick_deaths,
+            on_exit=on_exit,
         )
 
     @classmethod
@@ -239,6 +248,7 @@ class Master:
                 break
             child = self.children.pop(pid, None)
             if child is not None:
+                self._exited(pid)
                 ended.append((pid, child, os.waitstatus_to_exitcode(status)))
         if not ended:
             return
@@ -249,6 +259,14 @@ class Master:
                 self._member_ended(child, code, reasons.get(pid, ""))
             elif not self._received:
                 self._worker_died(pid, code, child.started)
+
+    def _exited(self, pid: int) -> None:
+        if self.on_exit is None:
+            return
+        try:
+            self.on_exit(pid)
+        except Exception:  # bookkeeping must not bring the master, and every worker, down
+            logger.exception("cleaning up after child %d failed", pid)
 
     def _read_reasons(self, reasons_r: int) -> dict[int, str]:
         """``pid -> reason`` for every whole line children wrote up the pipe so far."""

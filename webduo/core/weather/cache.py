@@ -1,16 +1,31 @@
-"""The weather cache: a TTL store (Open-Meteo's ``current`` data changes every 15 minutes) and
-the single-flight policy that keeps concurrent misses for one place to one upstream call."""
+"""The in-process weather cache: a TTL store (Open-Meteo's ``current`` data changes every 15
+minutes) and the single-flight policy that keeps concurrent misses for one place to one upstream
+call. The cache every process shares is :mod:`~webduo.core.weather.shared_cache`."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from webduo.core.metrics import CacheLayer
+from webduo.core.weather.models import Forecast
 
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+CacheStatus = Literal["HIT", "MISS"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A forecast, whether a cache had it (the ``X-Cache`` header), and which cache answered."""
+
+    forecast: Forecast
+    cache: CacheStatus
+    layer: CacheLayer = "memory"
 
 
 class TTLCache(Generic[K, V]):

@@ -2,7 +2,9 @@
 
 :class:`WeatherClient` (``httpx.Client``) serves the sync engine and the CLI,
 :class:`AsyncWeatherClient` (``httpx.AsyncClient``) the aiohttp engine. Everything but the
-sending lives in :class:`_WeatherClientBase` and :mod:`~webduo.core.weather.retry`.
+sending lives in :class:`_WeatherClientBase`, :mod:`~webduo.core.weather.retry` and
+:mod:`~webduo.core.weather.shared_cache`: a lookup is one flow of steps, and each client only
+performs them — an upstream request, a pause, a Redis command — by blocking or by awaiting.
 
 Each process keeps one client with a single upstream connection: Open-Meteo's free tier
 serves one request at a time per IP and queues or refuses the rest, so calls are never fanned
@@ -17,22 +19,28 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import httpx
 
 from webduo import __version__
-from webduo.core.weather.cache import SingleFlight, TTLCache
+from webduo.core.metrics import Metrics
+from webduo.core.weather.cache import Lookup, SingleFlight, TTLCache
 from webduo.core.weather.models import UNIT_PARAMETERS, Forecast, GeocodingAnswer, Place, WeatherQuery
-from webduo.core.weather.retry import Done, Outcome, Pause, Plan, RetryPolicy, Step
+from webduo.core.weather.retry import Pause, Plan, RetryPolicy
+from webduo.core.weather.shared_cache import Command, Flow, SharedCache, Step, Unreachable, failures, redacted
 from webduo.settings import Settings
+
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.asyncio import Redis as AsyncRedis
 
 
 logger = logging.getLogger("webduo.weather")
 
 T = TypeVar("T")
-CacheStatus = Literal["HIT", "MISS"]
+__all__ = ["AsyncWeatherClient", "Lookup", "WeatherClient"]
 
 # Everything the report shows, asked in one call.
 CURRENT_VARIABLES: Final = (
@@ -50,21 +58,36 @@ CURRENT_VARIABLES: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """A forecast and whether it came from the cache (the ``X-Cache`` header)."""
-
-    forecast: Forecast
-    cache: CacheStatus
-
-
 class _WeatherClientBase:
-    """Request building, answer parsing and caching: the part both clients share."""
+    """Request building, answer parsing, caching and counting: the part both clients share."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
+        shared: bool = False,
+    ) -> None:
         self.settings = settings
         self.policy = RetryPolicy.from_settings(settings)
         self.cache: TTLCache[WeatherQuery, Forecast] = TTLCache(settings.weather_cache_ttl, clock=clock)
+        self.metrics = metrics
+        # A TTL of 0 turns caching off, the shared cache's too; single-flight stays.
+        self.shared = (
+            SharedCache(
+                redacted(settings.cache_url or ""),
+                ttl=settings.weather_cache_ttl,
+                decimals=settings.weather_coordinate_decimals,
+                budget=settings.weather_total_timeout,
+                metrics=metrics,
+                clock=clock,
+            )
+            if shared and settings.weather_cache_ttl > 0
+            else None
+        )
+        # What a Redis command raises when Redis cannot answer (redis-py is imported only when used).
+        self._redis_failures = failures() if shared else ()
         self._clock = clock
         self._rng = random.Random()  # noqa: S311 - backoff jitter, not cryptography
 
@@ -82,8 +105,31 @@ class _WeatherClientBase:
         return query.rounded(self.settings.weather_coordinate_decimals)
 
     def cached(self, query: WeatherQuery) -> Lookup | None:
+        """A hit in the in-process cache, when that is the cache in use (no Redis, or Redis down)."""
+        if self.shared is not None and self.shared.usable():
+            return None
         forecast = self.cache.get(self.cache_key(query))
         return None if forecast is None else Lookup(forecast, "HIT")
+
+    def lookup(self, query: WeatherQuery) -> Flow[Lookup]:
+        """Current conditions for ``query`` as steps: from Redis while it answers, else from this process."""
+        if self.shared is not None and self.shared.usable():
+            found = yield from self.shared.lookup(self.cache_key(query), lambda: self.forecast_plan(query).steps)
+            if found is not None:
+                return found
+        # Checked again: another thread's flight may have landed between our miss and our boarding.
+        return self.cached(query) or self.remember(query, (yield from self.forecast_plan(query).steps))
+
+    def counted(self, lookup: Lookup) -> Lookup:
+        """``lookup``, counted as a hit or a miss of the cache that answered it."""
+        if self.metrics is not None:
+            self.metrics.weather_lookup(lookup.layer, lookup.cache == "HIT")
+        return lookup
+
+    def sending(self) -> None:
+        """Count a request about to go upstream."""
+        if self.metrics is not None:
+            self.metrics.upstream_calls.inc()
 
     def forecast_plan(self, query: WeatherQuery) -> Plan[Forecast]:
         """The call for ``query``'s current conditions, asked at the rounded (cached) coordinates."""
@@ -124,48 +170,60 @@ class WeatherClient(_WeatherClientBase):
     """The blocking client: the sync engine's (one per worker process, shared by its threads) and
     the CLI's; concurrent misses for one key share a single upstream call."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(settings, clock=clock)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
+        redis: Redis | None = None,
+    ) -> None:
+        super().__init__(settings, clock=clock, metrics=metrics, shared=redis is not None)
         self._client = httpx.Client(**self.http_options(settings))
         self._flights: SingleFlight[WeatherQuery, Future[Lookup]] = SingleFlight()
+        self._redis = redis
 
     @property
     def _http(self) -> httpx.Client:
         return self._client
 
     def current(self, query: WeatherQuery) -> Lookup:
-        """Current conditions for ``query``: from the cache, or from the one call in flight for it."""
-        hit = self.cached(query)
-        if hit is not None:
-            return hit
-        mine: Future[Lookup] = Future()
-        flight = self._flights.board(self.cache_key(query), lambda: mine)
-        if flight is mine:
-            try:
-                mine.set_result(self._fetch(query))
-            except BaseException as exc:
-                # Whatever ends the call must land the flight, or the threads waiting on it wait for good.
-                mine.set_exception(exc)
-        return flight.result()
-
-    def _fetch(self, query: WeatherQuery) -> Lookup:
-        # Checked again: another thread's flight may have landed between our miss and our boarding.
-        return self.cached(query) or self.remember(query, self._drive(self.forecast_plan(query)))
+        """Current conditions for ``query``: from a cache, or from the one call in flight for it."""
+        found = self.cached(query)
+        if found is None:
+            mine: Future[Lookup] = Future()
+            flight = self._flights.board(self.cache_key(query), lambda: mine)
+            if flight is mine:
+                try:
+                    mine.set_result(self._drive(self.lookup(query)))
+                except BaseException as exc:
+                    # Whatever ends the call must land the flight, or the threads waiting on it wait for good.
+                    mine.set_exception(exc)
+            found = flight.result()
+        return self.counted(found)
 
     def search(self, name: str, count: int = 10, country: str | None = None) -> list[Place]:
         """Places called ``name`` (optionally in ISO country ``country``), best match first."""
-        return self._drive(self.geocoding_plan(name, count, country)).results
+        return self._drive(self.geocoding_plan(name, count, country).steps).results
 
-    def _drive(self, plan: Plan[T]) -> T:
-        step = plan.advance(None)
-        while not isinstance(step, Done):
-            step = plan.advance(self._perform(step))
-        return step.value
+    def _drive(self, flow: Flow[T]) -> T:
+        try:
+            step = flow.send(None)
+            while True:
+                step = flow.send(self._perform(step))
+        except StopIteration as done:
+            return cast(T, done.value)
 
-    def _perform(self, step: Step) -> Outcome:
+    def _perform(self, step: Step) -> Any:
         if isinstance(step, Pause):
             time.sleep(step.seconds)
             return None
+        if isinstance(step, Command):
+            try:
+                return cast("Redis", self._redis).execute_command(*step.args)
+            except self._redis_failures as failure:
+                return Unreachable(failure)
+        self.sending()
         try:
             return self._client.send(step.request)
         except httpx.TransportError as failure:
@@ -184,41 +242,56 @@ class WeatherClient(_WeatherClientBase):
 class AsyncWeatherClient(_WeatherClientBase):
     """The aiohttp engine's client; concurrent misses for one key share a single upstream call."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(settings, clock=clock)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
+        redis: AsyncRedis | None = None,
+    ) -> None:
+        super().__init__(settings, clock=clock, metrics=metrics, shared=redis is not None)
         self._client = httpx.AsyncClient(**self.http_options(settings))
         self._flights: SingleFlight[WeatherQuery, asyncio.Future[Lookup]] = SingleFlight()
+        self._redis = redis
 
     @property
     def _http(self) -> httpx.AsyncClient:
         return self._client
 
     async def current(self, query: WeatherQuery) -> Lookup:
-        """Current conditions for ``query``: from the cache, or from the one call in flight for it."""
-        hit = self.cached(query)
-        if hit is not None:
-            return hit
-        flight = self._flights.board(self.cache_key(query), lambda: asyncio.ensure_future(self._fetch(query)))
-        # shield: one caller giving up (client gone) must not cancel the call the others wait for.
-        return await asyncio.shield(flight)
+        """Current conditions for ``query``: from a cache, or from the one call in flight for it."""
+        found = self.cached(query)
+        if found is None:
+            flight = self._flights.board(
+                self.cache_key(query), lambda: asyncio.ensure_future(self._drive(self.lookup(query)))
+            )
+            # shield: one caller giving up (client gone) must not cancel the call the others wait for.
+            found = await asyncio.shield(flight)
+        return self.counted(found)
 
     async def search(self, name: str, count: int = 10, country: str | None = None) -> list[Place]:
         """Places called ``name`` (optionally in ISO country ``country``), best match first."""
-        return (await self._drive(self.geocoding_plan(name, count, country))).results
+        return (await self._drive(self.geocoding_plan(name, count, country).steps)).results
 
-    async def _fetch(self, query: WeatherQuery) -> Lookup:
-        return self.remember(query, await self._drive(self.forecast_plan(query)))
+    async def _drive(self, flow: Flow[T]) -> T:
+        try:
+            step = flow.send(None)
+            while True:
+                step = flow.send(await self._perform(step))
+        except StopIteration as done:
+            return cast(T, done.value)
 
-    async def _drive(self, plan: Plan[T]) -> T:
-        step = plan.advance(None)
-        while not isinstance(step, Done):
-            step = plan.advance(await self._perform(step))
-        return step.value
-
-    async def _perform(self, step: Step) -> Outcome:
+    async def _perform(self, step: Step) -> Any:
         if isinstance(step, Pause):
             await asyncio.sleep(step.seconds)
             return None
+        if isinstance(step, Command):
+            try:
+                return await cast("AsyncRedis", self._redis).execute_command(*step.args)
+            except self._redis_failures as failure:
+                return Unreachable(failure)
+        self.sending()
         try:
             return await self._client.send(step.request)
         except httpx.TransportError as failure:

@@ -116,6 +116,11 @@ class Plan(Generic[T]):
     ) -> None:
         self._steps = self._run(build, parse, policy, clock, rng or random.Random())  # noqa: S311 - jitter, not crypto
 
+    @property
+    def steps(self) -> Generator[Step, Outcome, T]:
+        """The plan as a generator, to ``yield from`` inside a larger flow (the weather lookup's)."""
+        return self._steps
+
     def advance(self, outcome: Outcome) -> Step | Done[T]:
         """The next step, given what the previous one produced (``None`` to start)."""
         try:

@@ -25,6 +25,7 @@ from webduo.engines.http1.exchange import Timeouts
 from webduo.engines.http1.parser import ParserLimits
 from webduo.engines.listener import open_listener
 from webduo.engines.prefork import Master, record_stop_signals
+from webduo.engines.worker_metrics import worker_metrics
 from webduo.settings import Settings
 
 
@@ -57,11 +58,13 @@ def serve(settings: Settings) -> None:
             run_worker(listener, settings, early_signals)
         else:
             master_pid = os.getpid()
-            Master.pool(
-                settings.workers,
-                settings.graceful_timeout,
-                lambda early: run_worker(listener, settings, early, parent_pid=master_pid),
-            ).run(early_signals)
+            with worker_metrics(settings.metrics_dir) as worker_exited:
+                Master.pool(
+                    settings.workers,
+                    settings.graceful_timeout,
+                    lambda early: run_worker(listener, settings, early, parent_pid=master_pid),
+                    on_exit=worker_exited,
+                ).run(early_signals)
 
 
 def run_worker(

@@ -16,6 +16,7 @@ from webduo.engines.prefork import Master, record_stop_signals
 from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.services import sync_services
 from webduo.engines.sync.worker import Worker
+from webduo.engines.worker_metrics import worker_metrics
 from webduo.settings import Settings
 
 
@@ -52,11 +53,13 @@ def serve(settings: Settings) -> None:
             run_worker(listener, settings, early_signals=early_signals)
         else:
             master_pid = os.getpid()
-            Master.pool(
-                settings.workers,
-                settings.graceful_timeout,
-                lambda early: run_worker(listener, settings, parent_pid=master_pid, early_signals=early),
-            ).run(early_signals)
+            with worker_metrics(settings.metrics_dir) as worker_exited:
+                Master.pool(
+                    settings.workers,
+                    settings.graceful_timeout,
+                    lambda early: run_worker(listener, settings, parent_pid=master_pid, early_signals=early),
+                    on_exit=worker_exited,
+                ).run(early_signals)
     finally:
         listener.close()
 
