@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen --no-sync
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: all run run-sync run-async test lint typecheck pytest fleet-test hadolint format bench images clean
+.PHONY: all run run-sync run-async test lint typecheck pytest fleet-test hadolint format docs bench images clean
 
 all: test
 
@@ -59,6 +59,10 @@ fleet-test: $(VENV)/.synced
 format: $(VENV)/.synced
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+## The docs generated from the code: docs/settings.md's table.
+docs: $(VENV)/.synced
+	$(RUN) python -m webduo.docs
 
 ## The bounded locust runs behind docs/bench/ (every scenario, both servers; ~5 min).
 bench: $(VENV)/.synced
