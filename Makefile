@@ -60,7 +60,7 @@ format: $(VENV)/.synced
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-## The docs generated from the code: docs/settings.md's table.
+## The docs generated from the code: docs/settings.md's table and the flags' help (webduo/settings_help.py).
 docs: $(VENV)/.synced
 	$(RUN) python -m webduo.docs
 

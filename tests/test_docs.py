@@ -18,11 +18,14 @@ from webduo.cli import app
 from webduo.core.routes import build_routes
 from webduo.docs.generated import stale
 from webduo.settings import Settings
+from webduo.settings_help import FLAG_HELP
 
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 README: Final = ROOT / "README.md"
 SETTINGS_DOC: Final = ROOT / "docs" / "settings.md"
+# bench's own options: they configure the servers it starts, with defaults of its own.
+BENCH_OPTIONS: Final = frozenset({"--workers", "--threads", "--weather-url"})
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,21 @@ def test_every_setting_has_a_row_in_the_settings_reference() -> None:
 
 def test_readme_links_to_the_settings_reference(readme: str) -> None:
     assert "(docs/settings.md)" in readme
+
+
+def test_a_flag_that_sets_a_setting_shows_its_description() -> None:
+    group = typer.main.get_group(app)
+    # Typer bundles its own click, so options are told apart by their opts, not by class.
+    mapped = [
+        (f"webduo {name} {flag}", getattr(option, "help", None), FLAG_HELP[flag])
+        for name, command in group.commands.items()
+        for option in command.params
+        for flag in option.opts
+        if flag in FLAG_HELP and not (name == "bench" and flag in BENCH_OPTIONS)
+    ]
+    assert len(mapped) >= len(FLAG_HELP), f"some settings flags are on no command: {mapped}"
+    differing = [where for where, shown, wanted in mapped if shown != wanted]
+    assert not differing, f"flags that set a setting but do not show its help from webduo.settings_help: {differing}"
 
 
 def test_every_route_is_documented(readme: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from webduo.docs.readers import ASYNC, BOTH, SYNC, WEATHER, method_reads, part_of, readers, reads
 from webduo.docs.sections import MarkerError, markers, replace_section
-from webduo.docs.settings_reference import default_suffix, settings_table
+from webduo.docs.settings_reference import default_suffix, flag_help, settings_table
 from webduo.settings import Settings
 
 
@@ -66,6 +66,10 @@ def test_defaults_carry_their_unit_size_and_range() -> None:
     assert default_suffix(fields["max_body_size"]) == " bytes (1 MiB)"
     assert default_suffix(fields["head_timeout"]) == " s"
     assert default_suffix(fields["sync_port"]) == ", 0-65535"
+
+
+def test_a_flag_setting_two_fields_names_both_variables() -> None:
+    assert flag_help()["--port"].endswith("[env WEBDUO_SYNC_PORT / WEBDUO_ASYNC_PORT; default: 8001 / 8002]")
 
 
 def test_table_cells_cannot_break_the_markdown() -> None:

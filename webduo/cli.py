@@ -20,6 +20,7 @@ import typer
 
 from webduo import __version__
 from webduo.bench.scenarios import MIN_DURATION_S, RAMP_UP_SECONDS, ScenarioName
+from webduo.settings_help import FLAG_HELP
 
 
 if TYPE_CHECKING:
@@ -79,30 +80,15 @@ def serve(
     mode: Annotated[
         Mode, typer.Option(help="Which engine to run; 'both' runs each in its own process, and stops both if one ends.")
     ] = Mode.sync,
-    host: Annotated[str | None, typer.Option(help="Interface to bind. [env WEBDUO_HOST, default localhost]")] = None,
-    port: Annotated[
-        int | None, typer.Option(help="Port to bind. [env WEBDUO_SYNC_PORT=8001 / WEBDUO_ASYNC_PORT=8002]")
-    ] = None,
+    host: Annotated[str | None, typer.Option(help=FLAG_HELP["--host"])] = None,
+    port: Annotated[int | None, typer.Option(help=FLAG_HELP["--port"])] = None,
     log_level: Annotated[
-        str | None,
-        typer.Option(
-            metavar="<DEBUG|INFO|WARNING|ERROR>", help="Console log level, in any case. [env WEBDUO_LOG_LEVEL]"
-        ),
+        str | None, typer.Option(metavar="<DEBUG|INFO|WARNING|ERROR>", help=FLAG_HELP["--log-level"])
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes. [env WEBDUO_WORKERS, default 1]")] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="Threads per sync worker. [env WEBDUO_THREADS, default 1]")
-    ] = None,
-    weather_url: Annotated[
-        str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
-    ] = None,
-    loop: Annotated[
-        str | None,
-        typer.Option(
-            metavar="<auto|asyncio|uvloop>",
-            help="Event loop of the async engine; auto: uvloop if installed. [env WEBDUO_LOOP]",
-        ),
-    ] = None,
+    workers: Annotated[int | None, typer.Option(help=FLAG_HELP["--workers"])] = None,
+    threads: Annotated[int | None, typer.Option(help=FLAG_HELP["--threads"])] = None,
+    weather_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--weather-url"])] = None,
+    loop: Annotated[str | None, typer.Option(metavar="<auto|asyncio|uvloop>", help=FLAG_HELP["--loop"])] = None,
 ) -> None:
     """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0).
 
@@ -157,12 +143,8 @@ def weather(
     country: Annotated[str | None, typer.Option(help="ISO country code narrowing --city, e.g. DE.")] = None,
     units: Annotated[UnitSystem, typer.Option(help="Unit system.")] = UnitSystem.metric,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")] = False,
-    weather_url: Annotated[
-        str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
-    ] = None,
-    geocoding_url: Annotated[
-        str | None, typer.Option(help="Open-Meteo geocoding endpoint. [env WEBDUO_GEOCODING_URL]")
-    ] = None,
+    weather_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--weather-url"])] = None,
+    geocoding_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--geocoding-url"])] = None,
 ) -> None:
     """Show the current weather at coordinates or a named place (data by Open-Meteo.com)."""
     from rich.console import Console

@@ -1,6 +1,9 @@
-"""The settings reference, from ``Settings`` itself: a Markdown table of every field."""
+"""The settings reference, from ``Settings`` itself: a Markdown table of every field, and the
+help of each CLI flag that sets one, so the docs and ``--help`` say the same sentence."""
 
 from __future__ import annotations
+
+import json
 
 from pydantic.fields import FieldInfo
 
@@ -67,3 +70,49 @@ def settings_table() -> str:
             f"| {', '.join(read_by[name]) or 'nothing'} | {_cell(description(name))} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def flag_help() -> dict[str, str]:
+    """CLI flag -> its help: the field's description, its variable and its default."""
+    fields_by_flag: dict[str, list[str]] = {}
+    for name in Settings.model_fields:
+        flag = setting_flag(name)
+        if flag:
+            fields_by_flag.setdefault(flag, []).append(name)
+    helps = {}
+    for flag, names in sorted(fields_by_flag.items()):
+        descriptions = {description(name) for name in names}
+        if len(descriptions) > 1:
+            raise ValueError(f"{flag} sets {', '.join(names)}, whose descriptions differ: a flag has one help")
+        defaults = [default_value(Settings.model_fields[name]) or "unset" for name in names]
+        helps[flag] = (
+            f"{descriptions.pop()} [env {' / '.join(map(env_var, names))}; default: {' / '.join(defaults)}]"
+        )
+    return helps
+
+
+def flag_help_module() -> str:
+    """The source of ``webduo/settings_help.py``: the CLI reads it instead of ``Settings``."""
+    entries = "".join(f"    {json_string(flag)}: {json_string(text)},\n" for flag, text in flag_help().items())
+    return (
+        '"""The help of each CLI flag that sets a ``Settings`` field: description, variable, default.\n'
+        "\n"
+        "Generated from ``webduo/settings.py`` by ``make docs``: edit the descriptions there. The CLI\n"
+        "reads this module, not ``Settings``: importing pydantic-settings would triple the time\n"
+        "``webduo --help`` takes to start.\n"
+        '"""\n'
+        "\n"
+        "# ruff: noqa: E501\n"
+        "\n"
+        "from typing import Final\n"
+        "\n"
+        "\n"
+        "FLAG_HELP: Final[dict[str, str]] = {\n"
+        f"{entries}"
+        "}\n"
+    )
+
+
+def json_string(text: str) -> str:
+    """A Python string literal in ruff's preferred double quotes (JSON's escapes are Python's)."""
+    return json.dumps(text, ensure_ascii=False)
