@@ -39,6 +39,23 @@ def test_help_imports_no_server_or_bench_stack() -> None:
     assert imported.isdisjoint({"aiohttp", "locust", "gevent", "httpx", "matplotlib", "pydantic"}), imported
 
 
+def test_help_shows_every_command_summary_whole() -> None:
+    # Click cuts a summary longer than the 80-column line leaves it, mid-sentence, with "...".
+    result = subprocess.run(
+        [sys.executable, "-m", "webduo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert result.returncode == 0
+    commands = result.stdout.split("Commands:\n", 1)[1].splitlines()
+    summaries = {line.split(maxsplit=1)[0]: line.split(maxsplit=1)[1] for line in commands if line.strip()}
+    assert set(summaries) == {"serve", "weather", "openapi", "bench"}
+    cut = {name: text for name, text in summaries.items() if text.endswith("...") or not text.endswith(".")}
+    assert not cut, f"summaries cut short in webduo --help: {cut}"
+
+
 def test_invalid_flag_value_is_a_clean_usage_error() -> None:
     result = webduo("serve", "--mode", "async", "--workers", "0")
     assert (result.returncode, result.stderr) == (2, "error: --workers / WEBDUO_WORKERS: must be more than 0, got 0\n")

@@ -90,9 +90,10 @@ def serve(
     weather_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--weather-url"])] = None,
     loop: Annotated[str | None, typer.Option(metavar="<auto|asyncio|uvloop>", help=FLAG_HELP["--loop"])] = None,
 ) -> None:
-    """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0).
+    """Run a server in the foreground until Ctrl-C or SIGTERM.
 
-    Exit code 1: an engine could not start (its port is taken, say), or with --mode both, one ended by itself.
+    Exit code 0 after a stop signal; 1 when an engine could not start (its port is taken, say),
+    or, with --mode both, when one ended by itself.
     """
     from webduo.engines.prefork import record_stop_signals
 
@@ -146,7 +147,11 @@ def weather(
     weather_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--weather-url"])] = None,
     geocoding_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--geocoding-url"])] = None,
 ) -> None:
-    """Show the current weather at coordinates or a named place (data by Open-Meteo.com)."""
+    """Show the current weather at coordinates or a named place.
+
+    Data by Open-Meteo.com. Exit code 1 when no place (or more than one) matches, or Open-Meteo
+    fails; 2 for bad arguments, before any request.
+    """
     from rich.console import Console
 
     from webduo.core.weather.command import CommandError, fetch_report
@@ -168,7 +173,10 @@ def weather(
 def openapi(
     out: Annotated[Path | None, typer.Option(help="Write the document to this file instead of stdout.")] = None,
 ) -> None:
-    """Print the OpenAPI 3.1 document both engines serve at /openapi.json."""
+    """Print the OpenAPI 3.1 document that both engines serve.
+
+    The same bytes as GET /openapi.json on either engine. Exit code 2 when --out cannot be written.
+    """
     from webduo.core.routes import contract
 
     document = contract(load_settings().custom_header_name)
@@ -292,9 +300,10 @@ def bench(
         "bench-results"
     ),
 ) -> None:
-    """Load the servers with locust on 127.0.0.1 and write a Markdown report with plots.
+    """Load the servers with locust and write a report with plots.
 
-    It starts each server it compares, or loads a deployment already running (--target).
+    It starts each server it compares on 127.0.0.1, or loads a deployment already running on
+    loopback (--target); the report is Markdown, the plots PNG.
     Every server and locust process started is stopped on exit, Ctrl-C included.
 
     \b
