@@ -270,7 +270,11 @@ def bench(
         typer.Option(case_sensitive=False, help="Servers' log level; INFO logs every request, which costs throughput."),
     ] = "WARNING",
     weather_url: Annotated[
-        str | None, typer.Option(help="A local Open-Meteo stand-in for the servers; enables the /weather task.")
+        str | None,
+        typer.Option(
+            help="A loopback Open-Meteo forecast endpoint for the servers to call. [default: a stand-in the bench"
+            " starts]"
+        ),
     ] = None,
     target: Annotated[
         str | None,
