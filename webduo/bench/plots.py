@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 from webduo.bench.results import EXPECTED_FAILURE_ENDPOINTS, RunResult, percentile
 from webduo.bench.scenarios import LoadedServer, Target
@@ -15,6 +18,10 @@ from webduo.bench.scenarios import LoadedServer, Target
 
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 SUB_MS = 0.5
+# Labels at 1, 2 and 5 of every decade: matplotlib's default labels only the powers of ten, and
+# "80" or "607 req/s" cannot be read off an axis marked 10^1 and 10^2.
+LOG_STEPS: Final = (1.0, 2.0, 5.0)
+LOG_GRID: Final = (3.0, 4.0, 6.0, 7.0, 8.0, 9.0)
 
 
 def colour(server: LoadedServer) -> str:
@@ -64,6 +71,18 @@ def rps_figure(runs: Sequence[RunResult], title: str, duration_s: int) -> Figure
     return figure
 
 
+def label_log_axis(axis: Axis) -> None:
+    """Plain numbers (0.5, 1, 2, 5, 10, 20, ...) on a log axis; the other integers get grid lines only."""
+    axis.set_major_locator(LogLocator(base=10, subs=LOG_STEPS, numticks=30))
+    axis.set_major_formatter(FuncFormatter(plain_number))
+    axis.set_minor_locator(LogLocator(base=10, subs=LOG_GRID, numticks=30))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def plain_number(value: float, _position: int | None = None) -> str:
+    return f"{value:g}"
+
+
 def say_nothing_completed(axes: Axes) -> None:
     axes.text(0.5, 0.5, "no request completed", ha="center", transform=axes.transAxes)
 
@@ -97,6 +116,7 @@ def latency_figure(runs: Sequence[RunResult], title: str) -> Figure:
         values = [[max(percentile_of(run, name, fraction), SUB_MS) for name in names] for run in runs]
         grouped_bars(axes, runs, names, values)
         axes.set_yscale("log")
+        label_log_axis(axes.yaxis)
         axes.set_title(f"{label} latency")
         if not names:
             axes.set_ylim(SUB_MS, 1000)  # a log axis without data would span 1e-300..1e300
@@ -134,6 +154,10 @@ def throughput_vs_users(sweeps: Sequence[Sequence[RunResult]], endpoint: str, de
     The ideal of a closed loop without think time is users / delay, capped, for the sync engine,
     by how many requests its threads can wait on at once (workers x threads).
     """
+    return save(throughput_figure(sweeps, endpoint, delay_ms), path)
+
+
+def throughput_figure(sweeps: Sequence[Sequence[RunResult]], endpoint: str, delay_ms: int) -> Figure:
     figure = Figure(figsize=(8, 4.5))
     axes = figure.subplots()
     for runs in sweeps:
@@ -144,17 +168,25 @@ def throughput_vs_users(sweeps: Sequence[Sequence[RunResult]], endpoint: str, de
         measured = [entry.steady_rps() if (entry := run.endpoint(endpoint)) else math.nan for run in runs]
         ideal = [ideal_rps(server, n, delay_ms) for n in users]
         axes.plot(users, measured, marker="o", label=server.label, color=colour(server))
-        axes.plot(users, ideal, linestyle="--", alpha=0.6, color=colour(server), label=f"{server.label} ideal")
+        axes.plot(users, ideal, linestyle="--", alpha=0.6, color=colour(server), label=ideal_label(server, delay_ms))
     axes.set_xscale("log", base=2)
     levels = sorted({run.users for runs in sweeps for run in runs})
     axes.set_xticks(levels, [str(level) for level in levels])
+    axes.xaxis.set_minor_locator(NullLocator())
     axes.set_yscale("log")
+    label_log_axis(axes.yaxis)
     axes.set(
         title=f"{endpoint}?delay_ms={delay_ms}: throughput vs users", xlabel="concurrent users", ylabel="requests / s"
     )
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize="small")
-    return save(figure, path)
+    return figure
+
+
+def ideal_label(server: LoadedServer, delay_ms: int) -> str:
+    """The ideal line's legend entry, with its formula: the dashed line says what it is, not just whose."""
+    waiting = "users" if server.concurrency is None else f"min(users, {server.concurrency})"
+    return f"{server.label} ideal: {waiting} / {delay_ms / 1000:g} s"
 
 
 def ideal_rps(server: LoadedServer, users: int, delay_ms: int) -> float:

@@ -1,0 +1,69 @@
+"""The bench plots as matplotlib objects: what their axes and legends say, not their pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from webduo.bench.plots import latency_figure, throughput_figure
+from webduo.bench.results import EndpointStats, RunResult
+from webduo.bench.scenarios import ServerConfig
+
+
+SWEEP = {ServerConfig("sync", 1, 1): 10.0, ServerConfig("sync", 2, 4): 80.0, ServerConfig("async"): None}
+
+
+def run(server: ServerConfig, users: int, name: str, rps: float, times: dict[int, int]) -> RunResult:
+    # Six whole seconds at ``rps``: the ramp-up and the partial last one are left out of steady_rps.
+    per_second = {second: round(rps) for second in range(7)}
+    entry = EndpointStats("GET", name, sum(per_second.values()), 0, per_second, times)
+    return RunResult(server, users, (entry,), (), Path("."))
+
+
+def sweep_runs() -> list[list[RunResult]]:
+    """An /io_task sweep as measured: async follows users / 0.1 s, sync stays at its thread count."""
+    return [
+        [run(server, users, "/io_task", cap or users * 9.5, {100: 1}) for users in (1, 4, 16, 64)]
+        for server, cap in SWEEP.items()
+    ]
+
+
+def drawn(figure: Figure) -> Figure:
+    figure.draw_without_rendering()  # tick labels are only laid out by a draw
+    return figure
+
+
+def visible_labels(axes: Axes) -> list[str]:
+    low, high = axes.get_ylim()
+    return [tick.get_text() for tick in axes.get_yticklabels() if low <= tick.get_position()[1] <= high]
+
+
+def test_throughput_axis_labels_plain_numbers_a_reader_can_interpolate() -> None:
+    axes = drawn(throughput_figure(sweep_runs(), "/io_task", 100)).axes[0]
+    assert visible_labels(axes) == ["10", "20", "50", "100", "200", "500"]
+    assert [tick.get_text() for tick in axes.get_xticklabels(minor=True)] == []
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["1", "4", "16", "64"]
+
+
+def test_latency_axes_label_plain_milliseconds() -> None:
+    times = {1: 60, 15: 30, 300: 8, 1500: 2}  # p50 1 ms, p95 300 ms, p99 1.5 s
+    runs = [run(ServerConfig("sync", 2, 4), 8, "/hello", 50, times), run(ServerConfig("async"), 8, "/hello", 50, times)]
+    first, *others = drawn(latency_figure(runs, "latency")).axes
+    assert visible_labels(first)[:10] == ["1", "2", "5", "10", "20", "50", "100", "200", "500", "1000"]
+    assert all(axes.get_ylim() == first.get_ylim() for axes in others)  # one shared, labelled scale
+
+
+def test_every_ideal_line_says_its_formula_in_the_legend() -> None:
+    axes = throughput_figure(sweep_runs(), "/io_task", 100).axes[0]
+    legend = axes.get_legend()
+    assert legend is not None
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "sync-w1t1",
+        "sync-w1t1 ideal: min(users, 1) / 0.1 s",
+        "sync-w2t4",
+        "sync-w2t4 ideal: min(users, 8) / 0.1 s",
+        "async",
+        "async ideal: users / 0.1 s",
+    ]
