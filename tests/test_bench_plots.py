@@ -8,8 +8,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from webduo.bench.plots import latency_figure, throughput_figure
+from webduo.bench.report import Profile, ScenarioResult, render
 from webduo.bench.results import EndpointStats, RunResult
-from webduo.bench.scenarios import ServerConfig
+from webduo.bench.scenarios import SCENARIOS, ScenarioName, ServerConfig
 
 
 SWEEP = {ServerConfig("sync", 1, 1): 10.0, ServerConfig("sync", 2, 4): 80.0, ServerConfig("async"): None}
@@ -67,3 +68,17 @@ def test_every_ideal_line_says_its_formula_in_the_legend() -> None:
         "async",
         "async ideal: users / 0.1 s",
     ]
+
+
+def sweep_result(plots: tuple[Path, ...]) -> ScenarioResult:
+    profile = Profile(users=64, spawn_rate=64, duration_s=10, io_delay_ms=100, cpu_n=100_000, weather=False)
+    sweeps = tuple(tuple(runs) for runs in sweep_runs())
+    return ScenarioResult(SCENARIOS[ScenarioName.io_sweep], profile, sweeps, plots, (), 0.5)
+
+
+def test_a_report_puts_a_one_line_caption_under_each_plot() -> None:
+    report = render(sweep_result((Path("io-sweep-throughput.png"),)))
+    section = report.split("## Plots\n", 1)[1].splitlines()
+    assert section[:3] == ["", "![io-sweep-throughput](io-sweep-throughput.png)", ""]
+    assert section[3].startswith("*Steady /io_task throughput as users grow")
+    assert section[3].endswith(".*")

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 from webduo.bench.results import EXPECTED_FAILURE_ENDPOINTS, RunResult, percentile
-from webduo.bench.scenarios import LoadedServer, Target
+from webduo.bench.scenarios import RAMP_UP_SECONDS, LoadedServer, Target
 
 
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
@@ -22,6 +22,21 @@ SUB_MS = 0.5
 # "80" or "607 req/s" cannot be read off an axis marked 10^1 and 10^2.
 LOG_STEPS: Final = (1.0, 2.0, 5.0)
 LOG_GRID: Final = (3.0, 4.0, 6.0, 7.0, 8.0, 9.0)
+# The line under each plot wherever it is shown, by the kind its file name ends with.
+CAPTIONS: Final = {
+    "rps": f"Requests completed each second, every endpoint together, one line per server; the first"
+    f" {RAMP_UP_SECONDS} s ramp the users up.",
+    "latency": f"p50, p95 and p99 response time of each endpoint, one bar per server, in ms on a log scale"
+    f" (under 1 ms is drawn at {SUB_MS}).",
+    "failures": "Failed requests per endpoint and server; the 500s /error_task gives on purpose are not failures.",
+    "throughput": "Steady /io_task throughput as users grow, on log axes; dashed, each server's ideal: users / delay,"
+    " capped at workers x threads for sync.",
+}
+
+
+def caption(plot: Path) -> str:
+    """The one-line caption of ``<scenario>-<kind>.png``."""
+    return CAPTIONS[plot.stem.rsplit("-", 1)[-1]]
 
 
 def colour(server: LoadedServer) -> str:

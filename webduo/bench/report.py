@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from webduo.bench.plots import ideal_rps
+from webduo.bench.plots import caption, ideal_rps
 from webduo.bench.results import RunResult
 from webduo.bench.scenarios import Scenario
 
@@ -86,8 +86,15 @@ def render(result: ScenarioResult) -> str:
     lines += tables + failure_list(result.runs) + stall_list(result.runs)
     if result.locust_warnings:
         lines += ["## Load generator warnings", "", *(f"- {warning}" for warning in result.locust_warnings), ""]
-    lines += ["## Plots", "", *(f"![{plot.stem}]({plot.name})" for plot in result.plots), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + plot_section(result.plots))
+
+
+def plot_section(plots: Sequence[Path]) -> list[str]:
+    """The report's last section: each plot, then its one-line caption."""
+    lines = ["## Plots", ""]
+    for plot in plots:
+        lines += [f"![{plot.stem}]({plot.name})", "", f"*{caption(plot)}*", ""]
+    return lines
 
 
 def summary_table(runs: Sequence[RunResult]) -> list[str]:
