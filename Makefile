@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen --no-sync
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: all run run-sync run-async test lint typecheck pytest fleet-test hadolint format docs bench images clean
+.PHONY: all run run-sync run-async test lint typecheck pytest fleet-test hadolint format docs bench replot images clean
 
 all: test
 
@@ -67,6 +67,10 @@ docs: $(VENV)/.synced
 ## The bounded locust runs behind docs/bench/ (every scenario, both servers; ~5 min).
 bench: $(VENV)/.synced
 	bench/run-docs.sh docs/bench
+
+## Redraw docs/bench/'s plots from its reports' tables, without running the load again.
+replot: $(VENV)/.synced
+	$(RUN) python -m webduo.bench.replot docs/bench
 
 images:
 	bash scripts/build-images.sh

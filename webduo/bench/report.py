@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Final
 
 from webduo.bench.plots import caption, ideal_rps
 from webduo.bench.results import RunResult
@@ -17,6 +18,9 @@ from webduo.bench.scenarios import Scenario
 
 # A tick this late is no scheduling jitter: something paused every process on the machine.
 MACHINE_STALL_S = 0.5
+# Headings of the tables webduo.bench.replot reads the figures back from.
+PER_ENDPOINT: Final = "Per endpoint"
+SWEEP: Final = "/io_task throughput vs users"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +120,7 @@ def summary_table(runs: Sequence[RunResult]) -> list[str]:
 
 def endpoint_table(runs: Sequence[RunResult]) -> list[str]:
     lines = [
-        "## Per endpoint",
+        f"## {PER_ENDPOINT}",
         "",
         "| endpoint | server | users | requests | req/s | failures | p50 ms | p95 ms | p99 ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -136,7 +140,7 @@ def endpoint_table(runs: Sequence[RunResult]) -> list[str]:
 def sweep_table(result: ScenarioResult) -> list[str]:
     delay = result.profile.io_delay_ms
     lines = [
-        f"## /io_task throughput vs users (ideal: users / {delay / 1000:g} s, capped at workers x threads for sync)",
+        f"## {SWEEP} (ideal: users / {delay / 1000:g} s, capped at workers x threads for sync)",
         "",
         "| server | users | steady req/s | ideal req/s | of ideal | p50 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
