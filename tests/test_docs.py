@@ -88,3 +88,21 @@ def test_links_to_files_in_the_repository_resolve(readme: str) -> None:
     targets = {target.split("#", 1)[0] for target in re.findall(r"\]\(([^)#:]+(?:#[^)]*)?)\)", readme)}
     broken = sorted(target for target in targets if not (root / target).exists())
     assert not broken, f"README.md links to missing files: {broken}"
+
+
+def markdown_files() -> list[Path]:
+    return [README, *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def test_every_plot_in_the_docs_has_a_one_line_caption() -> None:
+    # The convention: the image, a blank line, then the caption in italics on one line.
+    uncaptioned = []
+    for path in markdown_files():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            if not line.startswith("!["):
+                continue
+            blank, caption, end = [*lines[number + 1 : number + 4], "", "", ""][:3]
+            if blank or not (len(caption) > 2 and caption[0] == caption[-1] == "*") or end:
+                uncaptioned.append(f"{path.relative_to(ROOT)}:{number + 1}")
+    assert not uncaptioned, f"plots without a one-line caption under them: {uncaptioned}"
