@@ -106,3 +106,16 @@ def test_every_plot_in_the_docs_has_a_one_line_caption() -> None:
             if blank or not (len(caption) > 2 and caption[0] == caption[-1] == "*") or end:
                 uncaptioned.append(f"{path.relative_to(ROOT)}:{number + 1}")
     assert not uncaptioned, f"plots without a one-line caption under them: {uncaptioned}"
+
+
+def test_the_docs_index_links_every_page_and_only_pages_that_exist() -> None:
+    index = ROOT / "docs" / "README.md"
+    targets = {
+        (index.parent / target).resolve()
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", index.read_text(encoding="utf-8"))
+    }
+    broken = sorted(str(target.relative_to(ROOT)) for target in targets if not target.exists())
+    assert not broken, f"docs/README.md links to missing files: {broken}"
+    pages = {page.resolve() for page in (ROOT / "docs").rglob("*.md")} - {index}
+    unlisted = sorted(str(page.relative_to(ROOT)) for page in pages - targets)
+    assert not unlisted, f"pages under docs/ that docs/README.md does not list: {unlisted}"
