@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen --no-sync
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: all run run-sync run-async test lint typecheck pytest fleet-test hadolint format bench images clean
+.PHONY: all run run-sync run-async test lint typecheck pytest fleet-test hadolint format docs bench replot images clean
 
 all: test
 
@@ -60,9 +60,17 @@ format: $(VENV)/.synced
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
+## The docs generated from the code: docs/settings.md's table and the flags' help (webduo/settings_help.py).
+docs: $(VENV)/.synced
+	$(RUN) python -m webduo.docs
+
 ## The bounded locust runs behind docs/bench/ (every scenario, both servers; ~5 min).
 bench: $(VENV)/.synced
 	bench/run-docs.sh docs/bench
+
+## Redraw docs/bench/'s plots from its reports' tables, without running the load again.
+replot: $(VENV)/.synced
+	$(RUN) python -m webduo.bench.replot docs/bench
 
 images:
 	bash scripts/build-images.sh

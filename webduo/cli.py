@@ -20,6 +20,7 @@ import typer
 
 from webduo import __version__
 from webduo.bench.scenarios import MIN_DURATION_S, RAMP_UP_SECONDS, ScenarioName
+from webduo.settings_help import FLAG_HELP
 
 
 if TYPE_CHECKING:
@@ -79,34 +80,20 @@ def serve(
     mode: Annotated[
         Mode, typer.Option(help="Which engine to run; 'both' runs each in its own process, and stops both if one ends.")
     ] = Mode.sync,
-    host: Annotated[str | None, typer.Option(help="Interface to bind. [env WEBDUO_HOST, default localhost]")] = None,
-    port: Annotated[
-        int | None, typer.Option(help="Port to bind. [env WEBDUO_SYNC_PORT=8001 / WEBDUO_ASYNC_PORT=8002]")
-    ] = None,
+    host: Annotated[str | None, typer.Option(help=FLAG_HELP["--host"])] = None,
+    port: Annotated[int | None, typer.Option(help=FLAG_HELP["--port"])] = None,
     log_level: Annotated[
-        str | None,
-        typer.Option(
-            metavar="<DEBUG|INFO|WARNING|ERROR>", help="Console log level, in any case. [env WEBDUO_LOG_LEVEL]"
-        ),
+        str | None, typer.Option(metavar="<DEBUG|INFO|WARNING|ERROR>", help=FLAG_HELP["--log-level"])
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes. [env WEBDUO_WORKERS, default 1]")] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="Threads per sync worker. [env WEBDUO_THREADS, default 1]")
-    ] = None,
-    weather_url: Annotated[
-        str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
-    ] = None,
-    loop: Annotated[
-        str | None,
-        typer.Option(
-            metavar="<auto|asyncio|uvloop>",
-            help="Event loop of the async engine; auto: uvloop if installed. [env WEBDUO_LOOP]",
-        ),
-    ] = None,
+    workers: Annotated[int | None, typer.Option(help=FLAG_HELP["--workers"])] = None,
+    threads: Annotated[int | None, typer.Option(help=FLAG_HELP["--threads"])] = None,
+    weather_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--weather-url"])] = None,
+    loop: Annotated[str | None, typer.Option(metavar="<auto|asyncio|uvloop>", help=FLAG_HELP["--loop"])] = None,
 ) -> None:
-    """Run a server in the foreground until Ctrl-C or SIGTERM (exit code 0).
+    """Run a server in the foreground until Ctrl-C or SIGTERM.
 
-    Exit code 1: an engine could not start (its port is taken, say), or with --mode both, one ended by itself.
+    Exit code 0 after a stop signal; 1 when an engine could not start (its port is taken, say),
+    or, with --mode both, when one ended by itself.
     """
     from webduo.engines.prefork import record_stop_signals
 
@@ -157,14 +144,14 @@ def weather(
     country: Annotated[str | None, typer.Option(help="ISO country code narrowing --city, e.g. DE.")] = None,
     units: Annotated[UnitSystem, typer.Option(help="Unit system.")] = UnitSystem.metric,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")] = False,
-    weather_url: Annotated[
-        str | None, typer.Option(help="Open-Meteo forecast endpoint, or a local stand-in. [env WEBDUO_WEATHER_URL]")
-    ] = None,
-    geocoding_url: Annotated[
-        str | None, typer.Option(help="Open-Meteo geocoding endpoint. [env WEBDUO_GEOCODING_URL]")
-    ] = None,
+    weather_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--weather-url"])] = None,
+    geocoding_url: Annotated[str | None, typer.Option(help=FLAG_HELP["--geocoding-url"])] = None,
 ) -> None:
-    """Show the current weather at coordinates or a named place (data by Open-Meteo.com)."""
+    """Show the current weather at coordinates or a named place.
+
+    Data by Open-Meteo.com. Exit code 1 when no place (or more than one) matches, or Open-Meteo
+    fails; 2 for bad arguments, before any request.
+    """
     from rich.console import Console
 
     from webduo.core.weather.command import CommandError, fetch_report
@@ -186,7 +173,10 @@ def weather(
 def openapi(
     out: Annotated[Path | None, typer.Option(help="Write the document to this file instead of stdout.")] = None,
 ) -> None:
-    """Print the OpenAPI 3.1 document both engines serve at /openapi.json."""
+    """Print the OpenAPI 3.1 document that both engines serve.
+
+    The same bytes as GET /openapi.json on either engine. Exit code 2 when --out cannot be written.
+    """
     from webduo.core.routes import contract
 
     document = contract(load_settings().custom_header_name)
@@ -280,7 +270,11 @@ def bench(
         typer.Option(case_sensitive=False, help="Servers' log level; INFO logs every request, which costs throughput."),
     ] = "WARNING",
     weather_url: Annotated[
-        str | None, typer.Option(help="A local Open-Meteo stand-in for the servers; enables the /weather task.")
+        str | None,
+        typer.Option(
+            help="A loopback Open-Meteo forecast endpoint for the servers to call. [default: a stand-in the bench"
+            " starts]"
+        ),
     ] = None,
     target: Annotated[
         str | None,
@@ -310,9 +304,10 @@ def bench(
         "bench-results"
     ),
 ) -> None:
-    """Load the servers with locust on 127.0.0.1 and write a Markdown report with plots.
+    """Load the servers with locust and write a report with plots.
 
-    It starts each server it compares, or loads a deployment already running (--target).
+    It starts each server it compares on 127.0.0.1, or loads a deployment already running on
+    loopback (--target); the report is Markdown, the plots PNG.
     Every server and locust process started is stopped on exit, Ctrl-C included.
 
     \b

@@ -8,6 +8,7 @@ line per problem naming the flag and the variable that set it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
@@ -97,10 +98,18 @@ def _cache_url(value: str | None) -> str | None:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """What a number counts (``s``, ``bytes``), for the docs: pydantic keeps it in the metadata and ignores it."""
+
+    symbol: str
+
+
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 Port = Annotated[int, Field(ge=0, le=65535)]
 # A duration in seconds: positive and finite (an infinite socket timeout is an OverflowError).
-Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False), Unit("s")]
+Bytes = Annotated[PositiveInt, Unit("bytes")]
 
 
 class Settings(BaseSettings):
@@ -113,38 +122,45 @@ class Settings(BaseSettings):
         description="Interface to listen on; 0.0.0.0 listens on every one.",
         json_schema_extra={"flag": "--host"},
     )
+    # One flag sets either port, so both share its help: the variable's name says which engine.
     sync_port: Port = Field(
-        8001, description="Port of the sync engine; 0 picks a free one.", json_schema_extra={"flag": "--port"}
+        8001, description="Port to listen on; 0 picks a free one.", json_schema_extra={"flag": "--port"}
     )
     async_port: Port = Field(
-        8002, description="Port of the async engine; 0 picks a free one.", json_schema_extra={"flag": "--port"}
+        8002, description="Port to listen on; 0 picks a free one.", json_schema_extra={"flag": "--port"}
     )
     log_level: Annotated[LogLevel, BeforeValidator(_log_level)] = Field(
         "INFO",
-        description="Console log level, in any case; INFO logs one line per request.",
+        description="Console log level: DEBUG, INFO, WARNING or ERROR, in any case; INFO logs one line per request.",
         json_schema_extra={"flag": "--log-level"},
     )
 
-    # The value defaults to "webduo/<version> (<engine>)" so a client can tell the engines apart.
     custom_header_name: Annotated[str, AfterValidator(_header_name)] = Field(
-        DEFAULT_CUSTOM_HEADER, description="Name of the header added to every response."
+        DEFAULT_CUSTOM_HEADER,
+        description="Name of the header added to every response: a token (RFC 9110 §5.6.2), and not one the server"
+        " frames or sets itself, such as Content-Length, Connection or X-Request-ID.",
     )
     custom_header_value: Annotated[str | None, AfterValidator(_header_value)] = Field(
         None,
-        description="Value of that header; by default it names the version and the engine.",
+        description="Value of that header: visible ASCII, spaces and tabs. Unset, it is webduo/<version> (<engine>),"
+        " which tells the engines apart.",
     )
 
     # Request limits (RFC 9112 leaves them to the server; defaults follow gunicorn/waitress).
-    max_body_size: PositiveInt = Field(1 * MIB, description="Largest request body in bytes; more is a 413.")
-    max_request_line: PositiveInt = Field(8 * KIB, description="Longest request line in bytes; more is a 414.")
+    max_body_size: Bytes = Field(1 * MIB, description="Largest request body; more is a 413.")
+    max_request_line: Bytes = Field(8 * KIB, description="Longest request line; more is a 414.")
     max_header_count: PositiveInt = Field(100, description="Most header fields in a request; more is a 431.")
-    max_header_block: PositiveInt = Field(16 * KIB, description="Largest header block in bytes; more is a 431.")
+    max_header_block: Bytes = Field(
+        16 * KIB, description="Largest header block, and largest trailer block of a chunked body; more is a 431."
+    )
 
     # Timeouts, in seconds.
     head_timeout: Seconds = Field(
         10.0, description="Seconds from a request's first byte to the end of its head; then a 408."
     )
-    keepalive_timeout: Seconds = Field(5.0, description="Seconds an idle keep-alive connection stays open.")
+    keepalive_timeout: Seconds = Field(
+        5.0, description="Seconds a connection may wait for its next request, or its first, before it is closed."
+    )
     body_timeout: Seconds = Field(
         30.0, description="Seconds from the end of a request's head to its last byte; then a 408."
     )
@@ -159,11 +175,14 @@ class Settings(BaseSettings):
         1, description="Request-handling threads per sync worker.", json_schema_extra={"flag": "--threads"}
     )
     cpu_pool_size: PositiveInt = Field(
-        2, description="Processes that run CPU-bound tasks beside the event loop (async)."
+        2,
+        description="Processes that run CPU-bound tasks beside the event loop; they exit by themselves if the server"
+        " is killed.",
     )
     loop: Literal["auto", "asyncio", "uvloop"] = Field(
         "auto",
-        description="Event loop of the async engine; auto takes uvloop where it is installed.",
+        description="Event loop of the async engine; auto takes uvloop where it is installed"
+        " (pip install 'webduo[uvloop]'), else asyncio.",
         json_schema_extra={"flag": "--loop"},
     )
 
@@ -175,11 +194,13 @@ class Settings(BaseSettings):
     )
     geocoding_url: HttpUrlText = Field(
         "https://geocoding-api.open-meteo.com/v1/search",
-        description="Open-Meteo geocoding endpoint for place names.",
+        description="Open-Meteo geocoding endpoint, which turns place names into coordinates.",
         json_schema_extra={"flag": "--geocoding-url"},
     )
     weather_connect_timeout: Seconds = Field(3.0, description="Seconds to connect to Open-Meteo, per attempt.")
-    weather_read_timeout: Seconds = Field(5.0, description="Seconds to wait for Open-Meteo's answer, per attempt.")
+    weather_read_timeout: Seconds = Field(
+        5.0, description="Seconds to wait for Open-Meteo's answer, per attempt; a later answer is a 504."
+    )
     weather_total_timeout: Seconds = Field(
         12.0, description="Seconds for all attempts and pauses of one weather lookup."
     )
@@ -187,12 +208,12 @@ class Settings(BaseSettings):
     weather_backoff: Seconds = Field(
         0.25, description="Seconds before the first retry; doubles each time, with jitter."
     )
-    weather_cache_ttl: float = Field(
+    weather_cache_ttl: Annotated[float, Unit("s")] = Field(
         600.0, ge=0, allow_inf_nan=False, description="Seconds a forecast is cached; 0 turns the cache off."
     )
     # 2 decimals is ~1 km, finer than Open-Meteo's 2-11 km grid.
     weather_coordinate_decimals: int = Field(
-        2, ge=0, le=6, description="Decimals coordinates are rounded to for the cache and the upstream call."
+        2, ge=0, le=6, description="Decimals coordinates are rounded to for the cache and the upstream call (2: ~1 km)."
     )
 
     # Beyond one machine: the cache every replica shares, and where pre-forked workers keep their metrics.
@@ -230,13 +251,19 @@ def settings_problems(error: ValidationError) -> list[str]:
 
 def setting_label(name: str) -> str:
     """``--port / WEBDUO_SYNC_PORT``: how a user sets ``name``; the variable alone when it has no flag."""
-    field = Settings.model_fields.get(name)
-    if field is None:
+    if name not in Settings.model_fields:
         return name or "settings"
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    flag = extra.get("flag")
+    flag = setting_flag(name)
     env = ENV_PREFIX + name.upper()
     return f"{flag} / {env}" if flag else env
+
+
+def setting_flag(name: str) -> str | None:
+    """The CLI flag that sets field ``name`` (its ``json_schema_extra["flag"]``), if one does."""
+    field = Settings.model_fields[name]
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    flag = extra.get("flag")
+    return flag if isinstance(flag, str) else None
 
 
 def _requirement(name: str, kind: str, message: str, ctx: dict[str, Any] | None) -> str:

@@ -9,14 +9,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Final
 
-from webduo.bench.plots import ideal_rps
+from webduo.bench.plots import caption, ideal_rps
 from webduo.bench.results import RunResult
 from webduo.bench.scenarios import Scenario
 
 
 # A tick this late is no scheduling jitter: something paused every process on the machine.
 MACHINE_STALL_S = 0.5
+# Headings of the tables webduo.bench.replot reads the figures back from.
+PER_ENDPOINT: Final = "Per endpoint"
+SWEEP: Final = "/io_task throughput vs users"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +90,15 @@ def render(result: ScenarioResult) -> str:
     lines += tables + failure_list(result.runs) + stall_list(result.runs)
     if result.locust_warnings:
         lines += ["## Load generator warnings", "", *(f"- {warning}" for warning in result.locust_warnings), ""]
-    lines += ["## Plots", "", *(f"![{plot.stem}]({plot.name})" for plot in result.plots), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + plot_section(result.plots))
+
+
+def plot_section(plots: Sequence[Path]) -> list[str]:
+    """The report's last section: each plot, then its one-line caption."""
+    lines = ["## Plots", ""]
+    for plot in plots:
+        lines += [f"![{plot.stem}]({plot.name})", "", f"*{caption(plot)}*", ""]
+    return lines
 
 
 def summary_table(runs: Sequence[RunResult]) -> list[str]:
@@ -109,7 +120,7 @@ def summary_table(runs: Sequence[RunResult]) -> list[str]:
 
 def endpoint_table(runs: Sequence[RunResult]) -> list[str]:
     lines = [
-        "## Per endpoint",
+        f"## {PER_ENDPOINT}",
         "",
         "| endpoint | server | users | requests | req/s | failures | p50 ms | p95 ms | p99 ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -129,7 +140,7 @@ def endpoint_table(runs: Sequence[RunResult]) -> list[str]:
 def sweep_table(result: ScenarioResult) -> list[str]:
     delay = result.profile.io_delay_ms
     lines = [
-        f"## /io_task throughput vs users (ideal: users / {delay / 1000:g} s, capped at workers x threads for sync)",
+        f"## {SWEEP} (ideal: users / {delay / 1000:g} s, capped at workers x threads for sync)",
         "",
         "| server | users | steady req/s | ideal req/s | of ideal | p50 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|",

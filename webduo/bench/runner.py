@@ -131,13 +131,14 @@ def run_scenario(scenario: Scenario, options: BenchOptions, progress: Progress) 
 def draw(scenario: Scenario, sweeps: list[tuple[RunResult, ...]], options: BenchOptions) -> tuple[Path, ...]:
     name = scenario.name.value
     runs = [run for sweep in sweeps for run in sweep]
+    out = options.out
     if scenario.sweep:
-        path = options.out / f"{name}-throughput.png"
+        path = plots.plot_path(out, name, "throughput")
         return (plots.throughput_vs_users(sweeps, "/io_task", options.io_delay_ms, path),)
     return (
-        plots.rps_over_time(runs, f"{name}: requests per second", options.duration_s, options.out / f"{name}-rps.png"),
-        plots.latency_per_endpoint(runs, f"{name}: latency per endpoint", options.out / f"{name}-latency.png"),
-        plots.failures_per_endpoint(runs, f"{name}: failures per endpoint", options.out / f"{name}-failures.png"),
+        plots.rps_over_time(runs, plots.title(name, "rps"), options.duration_s, plots.plot_path(out, name, "rps")),
+        plots.latency_per_endpoint(runs, plots.title(name, "latency"), plots.plot_path(out, name, "latency")),
+        plots.failures_per_endpoint(runs, plots.title(name, "failures"), plots.plot_path(out, name, "failures")),
     )
 
 
