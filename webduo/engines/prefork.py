@@ -363,3 +363,21 @@ def record_stop_signals() -> list[int]:
     for signum in _STOP_SIGNALS:
         signal.signal(signum, recorder)
     return recorder.received
+
+
+def run_pool(
+    workers: int,
+    graceful_timeout: float,
+    metrics_dir: str | None,
+    worker: Callable[[Sequence[int], int], None],
+    early_signals: Sequence[int],
+) -> None:
+    """``--workers N`` for either engine: ``worker(early_signals, master_pid)`` N times, respawned,
+    their metrics summed in a folder that lives as long as this master."""
+    from webduo.engines.worker_metrics import worker_metrics
+
+    master_pid = os.getpid()
+    with worker_metrics(metrics_dir) as worker_exited:
+        Master.pool(workers, graceful_timeout, lambda early: worker(early, master_pid), on_exit=worker_exited).run(
+            early_signals
+        )

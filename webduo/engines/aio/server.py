@@ -24,8 +24,7 @@ from webduo.engines.aio.services import async_services
 from webduo.engines.http1.exchange import Timeouts
 from webduo.engines.http1.parser import ParserLimits
 from webduo.engines.listener import open_listener
-from webduo.engines.prefork import Master, record_stop_signals
-from webduo.engines.worker_metrics import worker_metrics
+from webduo.engines.prefork import record_stop_signals, run_pool
 from webduo.settings import Settings
 
 
@@ -57,14 +56,13 @@ def serve(settings: Settings) -> None:
         if settings.workers == 1:
             run_worker(listener, settings, early_signals)
         else:
-            master_pid = os.getpid()
-            with worker_metrics(settings.metrics_dir) as worker_exited:
-                Master.pool(
-                    settings.workers,
-                    settings.graceful_timeout,
-                    lambda early: run_worker(listener, settings, early, parent_pid=master_pid),
-                    on_exit=worker_exited,
-                ).run(early_signals)
+            run_pool(
+                settings.workers,
+                settings.graceful_timeout,
+                settings.metrics_dir,
+                lambda early, master: run_worker(listener, settings, early, parent_pid=master),
+                early_signals,
+            )
 
 
 def run_worker(

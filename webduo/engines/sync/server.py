@@ -12,11 +12,10 @@ from webduo.core.routes import build_routes
 from webduo.engines.banner import print_banner
 from webduo.engines.listener import open_listener as bind
 from webduo.engines.logs import configure_logging
-from webduo.engines.prefork import Master, record_stop_signals
+from webduo.engines.prefork import record_stop_signals, run_pool
 from webduo.engines.sync.responder import Responder
 from webduo.engines.sync.services import sync_services
 from webduo.engines.sync.worker import Worker
-from webduo.engines.worker_metrics import worker_metrics
 from webduo.settings import Settings
 
 
@@ -52,14 +51,13 @@ def serve(settings: Settings) -> None:
         if settings.workers == 1:
             run_worker(listener, settings, early_signals=early_signals)
         else:
-            master_pid = os.getpid()
-            with worker_metrics(settings.metrics_dir) as worker_exited:
-                Master.pool(
-                    settings.workers,
-                    settings.graceful_timeout,
-                    lambda early: run_worker(listener, settings, parent_pid=master_pid, early_signals=early),
-                    on_exit=worker_exited,
-                ).run(early_signals)
+            run_pool(
+                settings.workers,
+                settings.graceful_timeout,
+                settings.metrics_dir,
+                lambda early, master: run_worker(listener, settings, parent_pid=master, early_signals=early),
+                early_signals,
+            )
     finally:
         listener.close()
 
