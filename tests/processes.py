@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
+from typing import TypeVar
 
 
 HAS_PROC = Path("/proc/self/stat").exists()
+T = TypeVar("T")
 
 
 def _parents() -> dict[int, int]:
@@ -75,7 +77,7 @@ def survivors(pids: Iterable[int], timeout: float) -> set[int]:
     return wait_for(lambda: {pid for pid in pids if alive(pid)}, lambda left: not left, timeout)
 
 
-def wait_for(probe: Callable[[], set[int]], done: Callable[[set[int]], bool], timeout: float) -> set[int]:
+def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float) -> T:
     """``probe()`` until ``done`` says its answer will do, or ``timeout`` seconds; its last answer."""
     deadline = time.monotonic() + timeout
     while True:

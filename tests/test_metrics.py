@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.processes import children, wait_for
+from tests.processes import children, survivors, wait_for
 from tests.servers import ENGINES, RunningServer, raw_response, run_server
-from webduo.core.metrics import CONTENT_TYPE
+from webduo.core.metrics import CONTENT_TYPE, MULTIPROCESS_VARIABLE
 from webduo.core.routes import build_routes
 from webduo.testing.openmeteo import FakeOpenMeteo
 
@@ -77,6 +82,31 @@ def test_counts_move_with_known_requests(client: httpx.Client, server: RunningSe
     assert value(after, hello_latency, route="hello") - value(before, hello_latency, route="hello") == 3
 
 
+def test_a_scrape_counts_every_request_answered_before_it(server: RunningServer) -> None:
+    """Counts are tallied in batches; the process answering /metrics flushes its own first."""
+    calls = 48
+    before = scrape(server.base_url)
+
+    def get(number: int) -> int:
+        path = "/hello" if number % 3 else "/no/such/path"
+        return httpx.get(f"{server.base_url}{path}", headers={"Connection": "close"}, timeout=10).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(get, range(calls)))
+    assert statuses.count(200) == 32
+    after = scrape(server.base_url)
+
+    def added(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert added("webduo_http_requests_total", route="hello", status="200") == 32
+    assert added("webduo_http_requests_total", route="unmatched", status="404") == 16
+    for route, count in (("hello", 32), ("unmatched", 16)):
+        assert added("webduo_http_request_duration_seconds_count", route=route) == count
+        assert added("webduo_http_request_duration_seconds_bucket", route=route, le="+Inf") == count
+        assert added("webduo_http_request_duration_seconds_sum", route=route) > 0
+
+
 def test_unknown_paths_do_not_become_labels(client: httpx.Client) -> None:
     paths = [f"/probe-{uuid.uuid4().hex}" for _ in range(5)]
     for path in paths:
@@ -120,6 +150,18 @@ def served_while_paused(server: RunningServer, paused: int, count: int) -> None:
         os.kill(paused, signal.SIGCONT)
 
 
+def in_files(folder: Path, route: str, status: int) -> float:
+    """``route``'s count summed over the workers' files, as any worker's /metrics sums it.
+
+    Read here, not scraped: a worker that answers /metrics flushes its own counts first, so
+    only reading the files shows what the workers flushed by themselves.
+    """
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(folder))
+    found = registry.get_sample_value("webduo_http_requests_total", {"route": route, "status": str(status)})
+    return found or 0.0
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_workers_counts_are_summed_and_their_folder_removed(
     engine: str, server_env: dict[str, str], tmp_path: Path
@@ -131,9 +173,11 @@ def test_workers_counts_are_summed_and_their_folder_removed(
         workers = wait_for(lambda: children(server.process.pid), lambda found: len(found) == 2, 20)
         first, second = sorted(workers)
         (folder,) = parent.iterdir()
-        # Each worker alone answers some requests; either may answer the scrape.
+        # Each worker alone answers some requests, and flushes them by itself within a flush
+        # interval (half a second), with nothing lost or counted twice; either may answer the scrape.
         served_while_paused(server, second, 3)
         served_while_paused(server, first, 4)
+        assert wait_for(lambda: in_files(folder, "hello", 200), lambda found: found >= 7, 10) == 7
         assert requests(scrape(server.base_url), "hello", 200) == 7
         assert {path.name for path in folder.glob("counter_*.db")} == {f"counter_{pid}.db" for pid in workers}
 
@@ -149,3 +193,50 @@ def test_workers_counts_are_summed_and_their_folder_removed(
         assert requests(samples, "hello", 200) == 7
         assert value(samples, "webduo_http_requests_in_flight") == 1  # the scrape itself
     assert list(parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_worker_stopped_gracefully_keeps_every_count(engine: str, server_env: dict[str, str], tmp_path: Path) -> None:
+    with run_server(engine, tmp_path, server_env, args=("--workers", "2")) as server:
+        workers = wait_for(lambda: children(server.process.pid), lambda found: len(found) == 2, 20)
+        first, second = sorted(workers)
+        # SIGTERM right after its last answer: a periodic flush has most likely not run since,
+        # so these counts reach the folder only if the worker flushes on its way out.
+        served_while_paused(server, second, 5)
+        os.kill(first, signal.SIGTERM)
+        assert not survivors([first], 20)
+        assert requests(scrape(server.base_url), "hello", 200) == 5
+
+
+# The first worker tallies and returns at once, well inside a flush interval: only the flush on
+# its way out can put its counts in the folder, where the worker started after it reads them.
+POOL_EXIT_SCRIPT = """
+import os, signal, sys
+from webduo.core.metrics import MULTIPROCESS_VARIABLE, process_metrics
+from webduo.engines.prefork import run_pool
+
+def worker(early_signals, master_pid):
+    # Imported in the worker: once the master has set the folder, as the servers do.
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    if not os.path.exists(sys.argv[1]):
+        open(sys.argv[1], "w").close()
+        for _ in range(5):
+            process_metrics().answered("hello", 200, 0.001)
+        return
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=os.environ[MULTIPROCESS_VARIABLE])
+    print(registry.get_sample_value("webduo_http_requests_total", {"route": "hello", "status": "200"}), flush=True)
+    os.kill(master_pid, signal.SIGTERM)
+
+run_pool(1, 5.0, sys.argv[2], worker, ())
+"""
+
+
+def test_a_pool_worker_flushes_its_counts_as_it_exits(tmp_path: Path) -> None:
+    # A fresh interpreter: prometheus-client reads PROMETHEUS_MULTIPROC_DIR when first imported.
+    command = [sys.executable, "-c", POOL_EXIT_SCRIPT, str(tmp_path / "first-ran"), str(tmp_path)]
+    env = {key: value for key, value in os.environ.items() if key != MULTIPROCESS_VARIABLE}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert (done.returncode, done.stdout.split()) == (0, ["5.0"]), done.stderr

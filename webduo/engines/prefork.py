@@ -374,10 +374,17 @@ def run_pool(
 ) -> None:
     """``--workers N`` for either engine: ``worker(early_signals, master_pid)`` N times, respawned,
     their metrics summed in a folder that lives as long as this master."""
+    from webduo.core.metrics import flush_process_metrics
     from webduo.engines.worker_metrics import worker_metrics
 
     master_pid = os.getpid()
+
+    def run_worker(early: Sequence[int]) -> None:
+        try:
+            worker(early, master_pid)
+        finally:
+            # Requests are counted in batches: the last ones reach the folder now or never.
+            flush_process_metrics()
+
     with worker_metrics(metrics_dir) as worker_exited:
-        Master.pool(workers, graceful_timeout, lambda early: worker(early, master_pid), on_exit=worker_exited).run(
-            early_signals
-        )
+        Master.pool(workers, graceful_timeout, run_worker, on_exit=worker_exited).run(early_signals)
