@@ -83,6 +83,25 @@ def test_pipelined_requests_are_answered_in_order(port: int) -> None:
         assert client.reply().body == b"Hello, World!"
 
 
+def test_pipelined_answers_keep_their_order_behind_a_waiting_one(port: int) -> None:
+    # The async engine answers /hello in the callback that parsed it, and a waiting endpoint in a
+    # task: a quick request behind a slow one must still be answered second, not first.
+    with Client(port) as client:
+        client.send(
+            b"GET /io_task?delay_ms=300 HTTP/1.1\r\nHost: t\r\n\r\n"
+            + HELLO
+            + b"GET /io_task?delay_ms=0 HTTP/1.1\r\nHost: t\r\n\r\n"
+            + b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        replies = [client.reply() for _ in range(4)]
+        assert [reply.status for reply in replies] == [200, 200, 200, 404]
+        assert b'"requested_ms":300' in replies[0].body
+        assert replies[1].body == b"Hello, World!"
+        assert b'"requested_ms":0' in replies[2].body
+        client.send(HELLO)  # and the connection is still good for more
+        assert client.reply().body == b"Hello, World!"
+
+
 def test_chunked_body_is_reassembled(port: int) -> None:
     with Client(port) as client:
         client.send(

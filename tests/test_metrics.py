@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -107,6 +108,25 @@ def test_a_scrape_counts_every_request_answered_before_it(server: RunningServer)
         assert added("webduo_http_request_duration_seconds_sum", route=route) > 0
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_request_waiting_on_an_effect_is_in_flight(engine: str, server_env: dict[str, str], tmp_path: Path) -> None:
+    # Two threads, so the sync engine can answer the scrape while one waits.
+    with run_server(engine, tmp_path, {**server_env, "WEBDUO_THREADS": "2"}) as server:
+
+        def in_flight() -> float:
+            return value(scrape(server.base_url), "webduo_http_requests_in_flight")
+
+        assert in_flight() == 0  # answering /hello or the scrape waits on nothing: never in flight
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(httpx.get, f"{server.base_url}/io_task", params={"delay_ms": 1500}, timeout=10)
+            deadline = time.monotonic() + 5
+            while in_flight() != 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert in_flight() == 1
+            assert waiting.result().status_code == 200
+        assert in_flight() == 0
+
+
 def test_unknown_paths_do_not_become_labels(client: httpx.Client) -> None:
     paths = [f"/probe-{uuid.uuid4().hex}" for _ in range(5)]
     for path in paths:
@@ -191,7 +211,7 @@ def test_workers_counts_are_summed_and_their_folder_removed(
         assert (folder / f"counter_{first}.db").exists()
         samples = scrape(server.base_url)
         assert requests(samples, "hello", 200) == 7
-        assert value(samples, "webduo_http_requests_in_flight") == 1  # the scrape itself
+        assert value(samples, "webduo_http_requests_in_flight") == 0  # the scrape waits on nothing
     assert list(parent.iterdir()) == []
 
 

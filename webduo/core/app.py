@@ -8,8 +8,13 @@ An engine turns bytes into a :class:`~webduo.core.http.Request` and makes one ca
 
 and writes ``response`` back. Everything between — inbound middleware, routing, the endpoint,
 the error envelope, outbound middleware, the access log, the metrics and the last-resort 500 —
-is this module's, once; the two entry points differ only in how the endpoint's effects are performed.
-Nothing escapes as an exception: whatever fails, the answer is a :class:`Response`.
+is this module's, once. Nothing escapes as an exception: whatever fails, the answer is a
+:class:`Response`.
+
+Both calls are :meth:`App.start` followed, only when the endpoint has to wait, by finishing the
+:class:`Pending` it returns. Most requests (``/hello``, every 404, every validation error) are
+answered by ``start`` alone, so an event loop can answer them in the callback that parsed them,
+without a task per request; :mod:`webduo.engines.aio.protocol` does.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
 
-from webduo.core.effects import Endpoint, Runtime, run_async, run_sync
+from webduo.core.effects import Effect, EndpointResult, Runtime, drive_async, drive_sync, resume
 from webduo.core.errors import LAST_RESORT_BODY, LAST_RESORT_STATUS, response_for_exception
 from webduo.core.http import JSON_CONTENT_TYPE, Headers, HTTPError, Request, Response
 from webduo.core.metrics import UNMATCHED, Metrics, process_metrics
@@ -48,43 +54,38 @@ class App:
 
     def respond(self, request: Request, runtime: Runtime) -> Response:
         """The response to ``request``, performing the endpoint's effects by blocking."""
-        started = time.perf_counter()
-        route = UNMATCHED
-        self._enter()
-        try:
-            request = self._begin(request)
-            try:
-                endpoint, route = self._route(request)
-                outcome: Response | Exception = run_sync(endpoint(request), runtime)
-            except Exception as exc:
-                outcome = exc
-            return self._complete(request, outcome, started, route)
-        except Exception:
-            return self._fail(request, started, route)
-        finally:
-            self._leave()
+        started = self.start(request)
+        return started if isinstance(started, Response) else started.finish(runtime)
 
     async def arespond(self, request: Request, runtime: Runtime) -> Response:
         """The response to ``request``, performing the endpoint's effects by awaiting."""
+        started = self.start(request)
+        return started if isinstance(started, Response) else await started.afinish(runtime)
+
+    def start(self, request: Request) -> Response | Pending:
+        """Everything up to the endpoint's first wait: the response, or the :class:`Pending` rest.
+
+        Inbound middleware, routing and the endpoint run until it completes or asks for its
+        first effect; an endpoint that never waits (or fails before it does) is answered here.
+        """
         started = time.perf_counter()
         route = UNMATCHED
-        self._enter()
         try:
             request = self._begin(request)
             try:
-                endpoint, route = self._route(request)
-                result = endpoint(request)
-                # A plain function's response needs no driver: one coroutine fewer per request.
-                outcome: Response | Exception = (
-                    result if isinstance(result, Response) else await run_async(result, runtime)
-                )
+                resolved = self.routes.resolve(request.method, request.path)
+                route = resolved.name
+                result = resolved.endpoint(request)
+                # A plain function's response needs no driver; a generator runs to its first effect.
+                step = result if isinstance(result, Response) else resume(result)
             except Exception as exc:
-                outcome = exc
-            return self._complete(request, outcome, started, route)
+                return self._complete(request, exc, started, route)
+            if isinstance(step, Response):
+                return self._complete(request, step, started, route)
+            assert not isinstance(result, Response)  # noqa: S101 - a Response has no effects to yield
+            return Pending(self, request, result, step, started, route)
         except Exception:
             return self._fail(request, started, route)
-        finally:
-            self._leave()
 
     def refuse(self, request: Request, error: HTTPError) -> Response:
         """The answer to a request the engine's parser refused, or that timed out.
@@ -105,18 +106,25 @@ class App:
             request = layer.on_request(request)
         return request
 
-    def _route(self, request: Request) -> tuple[Endpoint, str]:
-        """``request``'s endpoint and route name; raises ``HTTPError`` for 404/405/501."""
-        route = self.routes.resolve(request.method, request.path)
-        return route.endpoint, route.name
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around a :class:`Pending` request's effects: counted as in flight meanwhile."""
+        metrics = self.metrics
+        if metrics is None:
+            yield
+            return
+        metrics.in_flight.inc()
+        try:
+            yield
+        finally:
+            metrics.in_flight.dec()
 
-    def _enter(self) -> None:
-        if self.metrics is not None:
-            self.metrics.in_flight.inc()
-
-    def _leave(self) -> None:
-        if self.metrics is not None:
-            self.metrics.in_flight.dec()
+    def conclude(self, request: Request, outcome: Response | Exception, started: float, route: str) -> Response:
+        """The response to a :class:`Pending` request's outcome, or the last resort should that fail."""
+        try:
+            return self._complete(request, outcome, started, route)
+        except Exception:
+            return self._fail(request, started, route)
 
     def _complete(self, request: Request, outcome: Response | Exception, started: float, route: str) -> Response:
         """The response as sent: errors enveloped, outbound middleware applied, access logged."""
@@ -165,6 +173,49 @@ class App:
         if not _sendable(response.headers):
             raise ValueError("the middleware adds a header that is not valid on the wire")
         return response
+
+
+class Pending:
+    """A request whose endpoint is waiting on an effect: :meth:`App.start` has run everything before.
+
+    Finish it once, by blocking or by awaiting. Only requests that wait count as in flight: one
+    answered by ``start`` alone never outlives the call that parsed it.
+    """
+
+    __slots__ = ("_app", "_endpoint", "_request", "_route", "_started", "_step")
+
+    def __init__(
+        self, app: App, request: Request, endpoint: EndpointResult, step: Effect[Any], started: float, route: str
+    ) -> None:
+        self._app = app
+        self._request = request
+        self._endpoint = endpoint
+        self._step = step
+        self._started = started
+        self._route = route
+
+    @property
+    def request(self) -> Request:
+        """The request as the middleware left it (with its id)."""
+        return self._request
+
+    def finish(self, runtime: Runtime) -> Response:
+        """Perform the effects by blocking; the response as sent."""
+        with self._app.waiting():
+            try:
+                outcome: Response | Exception = drive_sync(self._endpoint, self._step, runtime)
+            except Exception as exc:
+                outcome = exc
+        return self._app.conclude(self._request, outcome, self._started, self._route)
+
+    async def afinish(self, runtime: Runtime) -> Response:
+        """Perform the effects by awaiting; the response as sent."""
+        with self._app.waiting():
+            try:
+                outcome: Response | Exception = await drive_async(self._endpoint, self._step, runtime)
+            except Exception as exc:
+                outcome = exc
+        return self._app.conclude(self._request, outcome, self._started, self._route)
 
 
 def _sendable(headers: Headers) -> bool:

@@ -2,8 +2,8 @@
 
 An endpoint that has to wait (sleep, call an upstream, burn CPU) does not wait itself: it
 *yields* an :class:`Effect` describing the wait and receives the result back, like a sans-IO
-protocol object. Each engine drives the generator with its own runner — :func:`run_sync`
-performs effects by blocking, :func:`run_async` by awaiting — so validation, shaping and
+protocol object. Each engine drives the generator with its own driver — :func:`drive_sync`
+performs effects by blocking, :func:`drive_async` by awaiting — so validation, shaping and
 error mapping live in the endpoint alone and only the waiting differs::
 
     def io_task(request: Request) -> EndpointResult:
@@ -81,33 +81,27 @@ def resume(endpoint: EndpointResult, outcome: Any = None, failure: Exception | N
         return cast(Response, done.value)
 
 
-def run_sync(result: EndpointResult | Response, runtime: Runtime) -> Response:
-    """Drive an endpoint to its response, performing every effect by blocking."""
-    if isinstance(result, Response):
-        return result
-    step = resume(result)
+def drive_sync(endpoint: EndpointResult, step: Effect[Any] | Response, runtime: Runtime) -> Response:
+    """Drive a started endpoint from ``step`` (its first effect) to its response, by blocking."""
     while not isinstance(step, Response):
         try:
             outcome = step.run_sync(runtime)
         except Exception as exc:
-            step = resume(result, failure=exc)
+            step = resume(endpoint, failure=exc)
         else:
-            step = resume(result, outcome)
+            step = resume(endpoint, outcome)
     return step
 
 
-async def run_async(result: EndpointResult | Response, runtime: Runtime) -> Response:
-    """Drive an endpoint to its response, performing every effect by awaiting."""
-    if isinstance(result, Response):
-        return result
-    step = resume(result)
+async def drive_async(endpoint: EndpointResult, step: Effect[Any] | Response, runtime: Runtime) -> Response:
+    """Drive a started endpoint from ``step`` (its first effect) to its response, by awaiting."""
     while not isinstance(step, Response):
         try:
             outcome = await step.run_async(runtime)
         except Exception as exc:
-            step = resume(result, failure=exc)
+            step = resume(endpoint, failure=exc)
         else:
-            step = resume(result, outcome)
+            step = resume(endpoint, outcome)
     return step
 
 

@@ -85,7 +85,7 @@ class Metrics:
         # livesum: the workers' gauges add up, and a dead worker's stop counting (mark_process_dead).
         self.in_flight: Gauge = Gauge(
             "webduo_http_requests_in_flight",
-            "Requests being answered now.",
+            "Requests waiting on an upstream call, a timer or the CPU pool now.",
             multiprocess_mode="livesum",
             registry=into,
         )

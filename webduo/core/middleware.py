@@ -7,8 +7,8 @@ protocol errors included — so a header added here is on everything a client re
 
 from __future__ import annotations
 
-import os
 import re
+from random import getrandbits
 from typing import Final, Protocol
 
 from webduo.core.http import Request, Response
@@ -34,8 +34,10 @@ class RequestIdMiddleware:
         incoming = request.headers.get(REQUEST_ID_HEADER)
         if incoming is not None and _SANE_REQUEST_ID.fullmatch(incoming):
             return request.with_request_id(incoming)
-        # 128 random bits as 32 hex digits, like uuid4().hex without its object (~3x cheaper).
-        return request.with_request_id(os.urandom(16).hex())
+        # 128 random bits as 32 hex digits. An id must be unique, not unguessable: the Mersenne
+        # Twister (seeded from the OS, and reseeded in every forked worker by the random module)
+        # is half the cost of os.urandom's system call on every request.
+        return request.with_request_id(f"{getrandbits(128):032x}")
 
     def on_response(self, request: Request, response: Response) -> Response:
         return response.with_header(REQUEST_ID_HEADER, request.request_id)

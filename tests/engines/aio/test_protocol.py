@@ -66,6 +66,25 @@ def test_the_idle_timer_is_the_one_we_hold_back() -> None:
     assert "self._keepalive_handle = loop.call_at(" in source(RequestHandler.connection_made)
 
 
+def test_answers_in_place_keep_the_idle_timer_as_the_task_would() -> None:
+    # Connection.answer_now re-arms aiohttp's idle timer itself after answering in place.
+    start = source(RequestHandler.start)
+    assert "self._next_keepalive_close_time = close_time" in start
+    assert "close_time, self._process_keepalive" in start
+    assert "if now < close_time:" in source(RequestHandler._process_keepalive)
+    # ...and closes with force_close when an answer could not be serialised.
+    assert "self._force_close = True" in source(RequestHandler.force_close)
+    assert "self._close = True" in source(RequestHandler.close)
+
+
+def test_write_flow_control_is_the_protocols_paused_flag() -> None:
+    # The send deadline is armed in pause_writing; answers in place check _paused; drain waits on it.
+    base = aiohttp.base_protocol.BaseProtocol
+    assert "self._paused = True" in source(base.pause_writing)
+    assert "self._paused = False" in source(base.resume_writing)
+    assert "if not self._paused:" in source(base._drain_helper)
+
+
 def test_the_low_level_server_makes_our_protocol() -> None:
     assert "RequestHandler(self, loop=self._loop, **self._kwargs)" in source(web.Server.__call__)
     assert "request_factory" in inspect.signature(web.Server.__init__).parameters
@@ -104,6 +123,15 @@ async def test_one_connection_serves_pipelined_requests_then_a_refusal(engine_po
     assert b"HTTP/1.1 505 HTTP Version Not Supported\r\n" in answer
     assert answer.count(b"X-Powered-By: webduo/test (async)\r\n") == 4
     assert answer.count(b"Connection: close\r\n") == 1  # and ask() returned: the server closed after it
+
+
+async def test_a_waiting_endpoint_between_answers_in_place_keeps_the_order(engine_port: int) -> None:
+    hello = b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+    wait = b"GET /io_task?delay_ms=100 HTTP/1.1\r\nHost: t\r\n\r\n"
+    close = b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    answer = await ask(engine_port, hello + wait + hello + close)
+    bodies = [part.split(b"\r\n\r\n", 1)[1] for part in answer.split(b"HTTP/1.1 ")[1:]]
+    assert [body[:14] for body in bodies] == [b"Hello, World!", b'{"requested_ms', b"Hello, World!", b"Hello, World!"]
 
 
 async def test_a_half_sent_head_is_a_408_from_our_deadline(engine_port: int) -> None:

@@ -23,6 +23,15 @@ runner and sites. Where it meets our code:
 - The "request" aiohttp carries between its steps is a :class:`Exchange`: aiohttp only calls
   ``_finish``/``_cancel`` on it and sets ``_task``. A full ``BaseRequest`` (URL, headers multidict)
   would be built per request for nothing.
+
+Most requests never reach aiohttp's queue at all. When a connection has nothing in flight, a
+complete request is answered in the ``data_received`` callback that parsed it: :meth:`App.start`
+runs it, and only a request whose endpoint waits (an upstream call, a timer, the CPU pool) goes
+on to aiohttp's per-request task, carrying its :class:`~webduo.core.app.Pending` rest. The task,
+the future it waits on and the loop turn between cost more than the whole App does for
+``/hello``; answering in place is what puts this engine level with a bare aiohttp app although
+its parser is Python and aiohttp's is C. Order is kept: once one request of a connection is
+queued, every later one queues behind it.
 """
 
 from __future__ import annotations
@@ -31,14 +40,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 
-from webduo.core.app import App
+from webduo.core.app import App, Pending
 from webduo.core.effects import Runtime
 from webduo.core.http import Request
 from webduo.engines.http1.exchange import Timeouts, deadline_error, encode, refusal
@@ -70,14 +79,21 @@ class Engine:
         self.stopping = False  # set when a stop begins: answers from then on close their connection
 
 
+class Queued(NamedTuple):
+    """A request put on aiohttp's queue: its message, and its :class:`Pending` rest once started."""
+
+    message: Message
+    pending: Pending | None = None
+
+
 class Exchange:
     """One request as aiohttp carries it from its queue to our handler and back."""
 
-    __slots__ = ("_task", "connection", "message", "writer")
+    __slots__ = ("_task", "connection", "queued", "writer")
 
-    def __init__(self, connection: Connection, message: Message | None, writer: AbstractStreamWriter) -> None:
+    def __init__(self, connection: Connection, queued: Queued | None, writer: AbstractStreamWriter) -> None:
         self.connection = connection
-        self.message = message  # None for a refused request: aiohttp passes its ERROR sentinel
+        self.queued = queued  # None for a refused request: aiohttp passes its ERROR sentinel
         self.writer = writer
         self._task: asyncio.Task[None] | None = None
 
@@ -141,7 +157,11 @@ class ParserBridge:
             if isinstance(event, RequestHead):
                 self.connection.body_started(event)
                 continue
-            messages.append((event, EMPTY_PAYLOAD))
+            queued = self.connection.answer_now(event) if not messages else Queued(event)
+            if queued is not None:
+                messages.append((queued, EMPTY_PAYLOAD))
+            elif self.connection.closing:
+                break  # answered, and the connection closes after it: the rest is dropped
         self.connection.parsed(len(messages))
         return messages, False, b""
 
@@ -173,13 +193,25 @@ class Connection(RequestHandler):
         # RequestHandler calls these methods on whatever parser it holds; see ParserBridge.
         self._parser = cast(Any, self.bridge)
         self.in_flight = 0  # requests handed to aiohttp's queue and not yet answered
-        self.deadline: asyncio.TimerHandle | None = None
+        self.deadline: asyncio.TimerHandle | None = None  # the head or body deadline
+        self.send_deadline: asyncio.TimerHandle | None = None
         self.closed: asyncio.Future[None] = loop.create_future()
+        self._client: str | None = None
 
     @property
     def client(self) -> str:
-        peer = self.peername
-        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
+        """``host:port`` of the peer, as the access log and the App see it (formatted once)."""
+        client = self._client
+        if client is None:
+            peer = self.peername
+            client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
+            if peer is not None:
+                self._client = client
+        return client
+
+    @property
+    def closing(self) -> bool:
+        return self._force_close or self._close
 
     # -- called by the bridge -------------------------------------------------------------------
 
@@ -196,6 +228,37 @@ class Connection(RequestHandler):
         if head.expect_continue and self.transport is not None:
             # RFC 9110 §10.1.1: the client waits for this before it sends the body.
             self.transport.write(CONTINUE)
+
+    def answer_now(self, message: Message) -> Queued | None:
+        """Answer ``message`` in this callback when nothing is ahead of it; else what to queue.
+
+        Queued instead: a request behind one still being answered (order), one that closes the
+        connection or arrives while the engine stops (aiohttp's task closes it after the answer),
+        one arriving while the client is not reading (its answer waits for the send deadline),
+        and one whose endpoint waits (it goes on, started, as a task).
+        """
+        engine = self.engine
+        if self.in_flight or self._paused or not message.keep_alive or engine.stopping:
+            return Queued(message)
+        request = message.to_request(self.client)
+        started = engine.app.start(request)
+        if isinstance(started, Pending):
+            return Queued(message, started)
+        data, keep_alive = encode(engine.app, request, started, keep_alive=True)
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return None  # the client left meanwhile: nobody to answer
+        transport.write(data)
+        if not keep_alive:  # the response did not serialise; the fixed 500 went out instead
+            self.bridge.failed = True
+            self.force_close()
+            return None
+        # aiohttp's idle timer, as its task would after answering: the keep-alive timeout starts now.
+        loop = self._loop
+        self._next_keepalive_close_time = loop.time() + self._keepalive_timeout
+        if self._keepalive_handle is None:
+            self._keepalive_handle = loop.call_at(self._next_keepalive_close_time, self._process_keepalive)
+        return None
 
     # -- deadlines ------------------------------------------------------------------------------
 
@@ -233,14 +296,35 @@ class Connection(RequestHandler):
         return transport.get_write_buffer_size() > WRITE_HIGH_WATER
 
     async def drain(self) -> None:
-        """Wait until the client takes what it was sent, for at most the send timeout."""
-        try:
-            await asyncio.wait_for(self._drain_helper(), self.engine.timeouts.send)
-        except asyncio.TimeoutError:
-            logger.info("%s did not read its response within %g s", self.client, self.engine.timeouts.send)
-            if self.transport is not None:
-                self.transport.abort()
-            raise ConnectionResetError("send timeout") from None
+        """Wait until the client takes what it was sent; the send deadline (:meth:`pause_writing`) bounds it."""
+        await self._drain_helper()
+        if self.transport is None:
+            raise ConnectionResetError("the client went away before reading its response")
+
+    def pause_writing(self) -> None:
+        """The transport holds more than its high-water mark: the client has this long to read it.
+
+        Armed here rather than around each wait, so an answer written in place, which nothing
+        awaits, is bounded too.
+        """
+        super().pause_writing()
+        self._disarm_send()
+        self.send_deadline = self._loop.call_later(self.engine.timeouts.send, self._send_expired)
+
+    def resume_writing(self) -> None:
+        self._disarm_send()
+        super().resume_writing()
+
+    def _disarm_send(self) -> None:
+        if self.send_deadline is not None:
+            self.send_deadline.cancel()
+            self.send_deadline = None
+
+    def _send_expired(self) -> None:
+        self.send_deadline = None
+        logger.info("%s did not read its response within %g s", self.client, self.engine.timeouts.send)
+        if self.transport is not None:
+            self.transport.abort()
 
     def response_sent(self, *, linger: bool) -> bool:
         """Book the response as sent; True when the connection must linger before it closes."""
@@ -265,6 +349,7 @@ class Connection(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
+        self._disarm_send()
         if not self.closed.done():
             self.closed.set_result(None)
         super().connection_lost(exc)
@@ -272,11 +357,16 @@ class Connection(RequestHandler):
     # -- answering ------------------------------------------------------------------------------
 
     async def answer(self, exchange: Exchange) -> web.StreamResponse:
-        message = exchange.message
-        assert message is not None  # noqa: S101 - refusals go to handle_error, never here
+        queued = exchange.queued
+        assert queued is not None  # noqa: S101 - refusals go to handle_error, never here
         engine = self.engine
-        request = message.to_request(self.client)
-        response = await engine.app.arespond(request, engine.runtime)
+        message, pending = queued
+        if pending is None:
+            request = message.to_request(self.client)
+            response = await engine.app.arespond(request, engine.runtime)
+        else:
+            request = pending.request
+            response = await pending.afinish(engine.runtime)
         data, keep_alive = encode(engine.app, request, response, keep_alive=message.keep_alive and not engine.stopping)
         return WireResponse(self, data, keep_alive=keep_alive)
 
@@ -313,7 +403,7 @@ class Server(web.Server):
         message: Any, payload: Any, protocol: RequestHandler, writer: AbstractStreamWriter, task: Any
     ) -> web.BaseRequest:
         connection = cast(Connection, protocol)
-        exchange = Exchange(connection, message if isinstance(message, Message) else None, writer)
+        exchange = Exchange(connection, message if isinstance(message, Queued) else None, writer)
         return cast(web.BaseRequest, exchange)  # aiohttp only calls _finish/_cancel and sets _task on it
 
     @staticmethod
