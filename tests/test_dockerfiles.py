@@ -218,6 +218,14 @@ def test_dockerignore_admits_only_what_the_builder_copies() -> None:
         assert sources == admitted
 
 
+def test_the_image_carries_the_license(engine: str) -> None:
+    # The runtime stage holds only the venv: the licence reaches it inside webduo's wheel.
+    builder = stages(parse(dockerfile(engine)))[0]
+    copied = {source for copy in builder if copy.keyword == "COPY" for source in copy.arguments.split()[:-1]}
+    assert "LICENSE" in copied
+    assert re.search(r'^license-files = \["LICENSE"\]$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+
+
 def test_compose_builds_and_publishes_both_engines() -> None:
     compose = (ROOT / "compose.yaml").read_text()
     for engine in ENGINES:
