@@ -100,6 +100,22 @@ def test_a_killed_engine_stops_the_other_and_the_supervisor_exits_1(victim: str,
     assert "Traceback" not in log.read_text()
 
 
+def test_engines_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    # SIGKILL leaves the supervisor no chance to forward a stop: the kernel's parent-death
+    # signal must, or the engines serve on as orphans nobody will stop.
+    log = tmp_path / "log"
+    ports = {engine: free_port() for engine in ENGINES}
+    with serve_both(log, ports) as process:
+        serving(log, process, ports)
+        below = descendants(process.pid)
+        process.kill()
+        process.wait(EXIT_WITHIN_SECONDS)
+        left = survivors(below, EXIT_WITHIN_SECONDS)
+    assert not left, log.read_text()
+    assert all(refused(port) for port in ports.values())
+    assert "Traceback" not in log.read_text()
+
+
 @pytest.mark.parametrize("to_group", [False, True], ids=["SIGTERM", "SIGINT-to-group"])
 def test_a_stop_signal_stops_both_engines_and_exits_0(to_group: bool, tmp_path: Path) -> None:
     log = tmp_path / "log"

@@ -10,12 +10,15 @@ The master serves nothing itself. It has two policies:
 
 Either way it forwards SIGTERM (graceful) and SIGINT (quick) to the children and returns when
 all have finished. A child that outlives the grace period by a margin is killed: a stop must
-always end.
+always end. A master that is itself killed (SIGKILL, the OOM killer) forwards nothing, so its
+children ask the kernel for a SIGTERM when their parent dies: they stop gracefully rather than
+serve on as orphans nobody will stop.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import select
@@ -45,6 +48,8 @@ _STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 # A child's last words fit in one atomic pipe write (PIPE_BUF is at least 4096 bytes on Linux),
 # so reasons from children ending at once never interleave: 1000 characters are at most 4000 bytes.
 _REASON_CHARS: Final = 1000
+# prctl(2) option: the signal this process gets when its parent dies (Linux only).
+_PR_SET_PDEATHSIG: Final = 1
 
 Target = Callable[[Sequence[int]], None]
 """What a child runs; it gets the stop signals that arrived before its loop could take them."""
@@ -208,12 +213,14 @@ class Master:
         """
         wake_r, wake_w, reasons_r, reasons_w = pipes
         code, reason = 0, ""
+        master = os.getppid()
         try:
             signal.set_wakeup_fd(-1)
             for fd in (wake_r, wake_w, reasons_r):
                 os.close(fd)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             early_signals = record_stop_signals()
+            stop_with_parent(master)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             target(early_signals)
         except StartupError as exc:
@@ -346,6 +353,22 @@ class StopSignalRecorder:
 
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signum)
+
+
+def stop_with_parent(parent: int) -> None:
+    """Have the kernel send this process SIGTERM when ``parent`` dies (Linux; elsewhere nothing).
+
+    Call it with the stop signals' handlers in place: a SIGTERM that comes is then a stop signal
+    like any other. A parent that died before the request was made sends nothing, so that case
+    is checked for after it, and answered with the same signal.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        logger.warning("cannot ask to be stopped with the master: %s", os.strerror(ctypes.get_errno()))
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def record_stop_signals() -> list[int]:
