@@ -48,8 +48,9 @@ typecheck: $(VENV)/.synced
 hadolint: $(VENV)/.synced
 	$(RUN) hadolint Dockerfile.sync Dockerfile.async
 
+# Two workers, one a core: most tests wait on servers they started, so the other worker runs meanwhile.
 pytest: $(VENV)/.synced
-	$(RUN) pytest
+	$(RUN) pytest -n 2
 
 ## nginx in front of two replicas per engine, with Redis, on loopback (~45 s; part of pytest too).
 ## Needs Debian's nginx and redis-server: apt-get install nginx redis-server (.ci/run does it).

@@ -1,4 +1,8 @@
-"""Fixtures every behaviour test shares: one real server per engine, started once per session."""
+"""Fixtures every behaviour test shares: one real server per engine, started once per session.
+
+Under pytest-xdist (make pytest) a session is one worker's: each starts its own servers and
+stand-in, marks its own children and checks that none of them is left.
+"""
 
 from __future__ import annotations
 

@@ -26,6 +26,11 @@ from webduo.bench.urls import target_problem
 from webduo.testing.openmeteo import FakeOpenMeteo
 
 
+# Locust runs flat out on both cores: in a parallel run (make pytest) these share one worker with
+# the fleet's load (tests/fleet), so that no two loads compete for the CPU.
+LOAD = pytest.mark.xdist_group("load")
+
+
 def bench_command(out: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "webduo", "bench", "--out", str(out), *args]
 
@@ -143,6 +148,7 @@ def test_locust_forks_only_when_asked_for_processes() -> None:
 
 
 @pytest.mark.slow
+@LOAD
 def test_locust_workers_leave_the_json_report_to_the_master(tmp_path: Path) -> None:
     master_port, nowhere = free_port(), f"http://127.0.0.1:{free_port()}"
     locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
@@ -231,6 +237,7 @@ def test_plots_of_nothing_say_so_instead_of_an_empty_axis(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
+@LOAD
 def test_tiny_bench_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     result = subprocess.run(
@@ -255,6 +262,7 @@ def test_tiny_bench_end_to_end(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@LOAD
 def test_bench_loads_a_running_target_with_forked_locust(tmp_path: Path, openmeteo: FakeOpenMeteo) -> None:
     # The target's upstream fails, so every /weather is a 502 and the run must exit 1, naming it.
     openmeteo.state.script(default="503")
@@ -287,6 +295,7 @@ def listening(port: int) -> bool:
 
 
 @pytest.mark.slow
+@LOAD
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds leftover processes through /proc")
 def test_ctrl_c_stops_every_server_and_locust(tmp_path: Path) -> None:
     out = tmp_path / "interrupted"

@@ -29,7 +29,10 @@ def serve_until_stopped(early_signals: Sequence[int]) -> None:
 
 
 def test_master_gives_up_and_exits_1_when_workers_keep_dying_on_start_up() -> None:
-    master = Master.pool(2, 1.0, crash_on_start, respawn_backoff=0.05, max_quick_deaths=3)
+    # A death counts as quick only within respawn_backoff of the fork. At 0.05 s a loaded machine (or
+    # a big pytest-xdist worker to fork) made deaths slow enough to reset the count: the master then
+    # respawned until the test's timeout.
+    master = Master.pool(2, 1.0, crash_on_start, respawn_backoff=0.5, max_quick_deaths=3)
     with pytest.raises(SystemExit) as stopped:
         master.run()
     assert stopped.value.code == 1
