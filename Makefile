@@ -49,8 +49,11 @@ hadolint: $(VENV)/.synced
 	$(RUN) hadolint Dockerfile.sync Dockerfile.async
 
 # Two workers, one a core: most tests wait on servers they started, so the other worker runs meanwhile.
+# Two workers for the tests that mostly wait on servers; then, alone, the ones that load both
+# cores flat out (the fleet, locust runs), whose timing bounds another worker's load would break.
 pytest: $(VENV)/.synced
-	$(RUN) pytest -n 2
+	$(RUN) pytest -n 2 -m "not load"
+	$(RUN) pytest -m load
 
 ## nginx in front of two replicas per engine, with Redis, on loopback (~45 s; part of pytest too).
 ## Needs Debian's nginx and redis-server: apt-get install nginx redis-server (.ci/run does it).

@@ -26,9 +26,9 @@ from webduo.bench.urls import target_problem
 from webduo.testing.openmeteo import FakeOpenMeteo
 
 
-# Locust runs flat out on both cores: in a parallel run (make pytest) these share one worker with
-# the fleet's load (tests/fleet), so that no two loads compete for the CPU.
-LOAD = pytest.mark.xdist_group("load")
+# Locust runs flat out on both cores: make pytest runs these, and the fleet's load (tests/fleet),
+# alone after its parallel run, so that no other test competes with them for the CPU.
+LOAD = pytest.mark.load
 
 
 def bench_command(out: Path, *args: str) -> list[str]:

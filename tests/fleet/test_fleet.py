@@ -20,7 +20,7 @@ from webduo.testing.openmeteo import FakeOpenMeteo
 
 # Six client threads, four replicas, Redis and nginx keep both cores busy: in a parallel run (make pytest), these
 # share one worker with the bench's locust runs, so that no two loads compete for the CPU.
-pytestmark = [pytest.mark.fleet, pytest.mark.xdist_group("load")]
+pytestmark = [pytest.mark.fleet, pytest.mark.load]
 
 # Requests to complete before a fault and after it: enough for every replica to have had some.
 BEFORE: int = 40
