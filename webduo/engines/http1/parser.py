@@ -56,11 +56,13 @@ NEED_DATA: Final = NeedData.NEED_DATA
 _TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE: Final = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/(\d\.\d)")
 _ANY_VERSION: Final = re.compile(rb"HTTP/\d\.\d")
-_FIELD_VALUE_CHAR: Final = rb"[\x21-\x7e\x80-\xff]"
-# name ":" OWS value OWS, where the value starts and ends with a visible character (§5.1, RFC 9110 §5.5).
-_FIELD_LINE: Final = re.compile(
-    rb"(" + _TOKEN + rb"):[ \t]*(" + _FIELD_VALUE_CHAR + rb"(?:[ \t]*" + _FIELD_VALUE_CHAR + rb")*)?[ \t]*"
-)
+# A field value starts and ends with a visible character (or obs-text), with SP/HTAB allowed
+# between (RFC 9110 §5.5). Spelled as one character class repeated then backtracked to the last
+# visible character, not as RFC 9110's (SP/HTAB* visible)* group: the same language, but the
+# regex engine pays a group iteration per character for the latter, ~3x the instructions.
+_FIELD_VALUE: Final = rb"[\x21-\x7e\x80-\xff](?:[\x21-\x7e\x80-\xff \t]*[\x21-\x7e\x80-\xff])?"
+# name ":" OWS value OWS (§5.1).
+_FIELD_LINE: Final = re.compile(rb"(" + _TOKEN + rb"):[ \t]*(" + _FIELD_VALUE + rb")?[ \t]*")
 _TOKEN_ONLY: Final = re.compile(_TOKEN)
 # The head is decoded once, as ISO-8859-1 (one character per byte, so nothing is lost or can
 # fail), and matched as text: one decode a request instead of two per header field.
