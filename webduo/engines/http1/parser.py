@@ -131,15 +131,8 @@ class RequestHead(NamedTuple):
     expect_continue: bool
 
     def to_request(self, body: bytes, client: str) -> Request:
-        return Request(
-            method=self.method,
-            path=self.path,
-            query_string=self.query_string,
-            headers=self.headers,
-            body=body,
-            http_version=self.http_version,
-            client=client,
-        )
+        # Positional: a NamedTuple built from keywords goes through a dict, ~2x the cost.
+        return Request(self.method, self.path, self.query_string, self.headers, body, self.http_version, client)
 
 
 class Message(NamedTuple):
@@ -376,6 +369,8 @@ class RequestParser:
         if "#" in target:
             raise ProtocolError(400, "A request target must not contain a fragment (#).")
         raw_path, _, query = target.partition("?")
+        if "%" not in raw_path:
+            return raw_path, query  # nothing to decode, and the request line holds no NUL
         try:
             path = unquote(raw_path, encoding="utf-8", errors="strict")
         except UnicodeDecodeError:
@@ -446,16 +441,16 @@ class RequestParser:
         expect_continue = version == "1.1" and "100-continue" in expectations
 
         return RequestHead(
-            method=method,
-            target=target,
-            path=path,
-            query_string=query,
-            http_version=version,
-            headers=headers,
-            content_length=content_length,
-            chunked=chunked,
-            keep_alive=keep_alive,
-            expect_continue=expect_continue and (chunked or bool(content_length)),
+            method,
+            target,
+            path,
+            query,
+            version,
+            headers,
+            content_length,
+            chunked,
+            keep_alive,
+            expect_continue and (chunked or bool(content_length)),
         )
 
     def _content_length(self, values: list[str]) -> int:
