@@ -122,6 +122,10 @@ CASES: Final = [
     Case("negative Content-Length", post(b"Content-Length: -1\r\n"), 400, BAD_LENGTH),
     Case("signed Content-Length", post(b"Content-Length: +2\r\n", body=b"hi"), 400, BAD_LENGTH),
     Case("Transfer-Encoding gzip", post(b"Transfer-Encoding: gzip\r\n"), 501, "Transfer coding gzip is not implemented; only chunked is."),
+    # Only SP and HTAB are whitespace around list elements: a proxy may read these framings otherwise.
+    Case("Content-Length with a trailing NBSP", post(b"Content-Length: 2\xa0\r\n", body=b"hi"), 400, BAD_LENGTH),
+    Case("Content-Length with a leading NEL", post(b"Content-Length: \x852\r\n", body=b"hi"), 400, BAD_LENGTH),
+    Case("chunked with a trailing NBSP", post(b"Transfer-Encoding: chunked\xa0\r\n", body=b"0\r\n\r\n"), 501, "Transfer coding chunked\xa0 is not implemented; only chunked is."),
     Case("chunked twice", post(b"Transfer-Encoding: chunked, chunked\r\n"), 400, "chunked must be applied exactly once (RFC 9112 §7.1)."),
     Case("Transfer-Encoding in HTTP/1.0", b"POST /echo HTTP/1.0\r\n" + RID + CHUNKED + b"\r\n0\r\n\r\n", 400, "Transfer-Encoding is not allowed in HTTP/1.0 (RFC 9112 §6.1)."),
     Case("bad chunk size", post(TEXT, CHUNKED, body=b"zz\r\n"), 400, "Malformed chunk-size line; expected hex digits and optional extensions."),

@@ -60,7 +60,7 @@ def response_for_exception(exc: BaseException, request_id: str) -> Response:
 
 def unsupported_expectation(expectations: str) -> HTTPError | None:
     """417 for an ``Expect`` other than ``100-continue`` (RFC 9110 §10.1.1), else ``None``."""
-    for expectation in (part.strip().lower() for part in expectations.split(",")):
+    for expectation in (part.strip(" \t").lower() for part in expectations.split(",")):
         if expectation and expectation != "100-continue":
             return HTTPError(417, f"Unsupported expectation {expectation!r}; only 100-continue is.")
     return None

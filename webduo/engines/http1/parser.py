@@ -90,6 +90,10 @@ _HEX_SIZE: Final = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;.*)?")
 # RFC 3986 host: reg-name, IPv4 or an IP-literal in brackets, then an optional port.
 _HOST: Final = re.compile(r"(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
 
+# RFC 9110 §5.6.1: list elements are separated by optional whitespace, which is SP and HTAB only.
+# str.strip() would also take NBSP (\xa0) and NEL (\x85), accepting "Content-Length: 3\xa0" as 3:
+# a proxy in front that reads it otherwise disagrees with us on where the body ends (smuggling).
+_OWS: Final = " \t"
 _CRLF: Final = b"\r\n"
 _END_OF_HEAD: Final = b"\r\n\r\n"
 # A chunk-size line is a hex number and ignored extensions; 4 KiB is far beyond any honest one.
@@ -404,13 +408,13 @@ class RequestParser:
             if lowered == "host":
                 hosts.append(value)
             elif lowered == "content-length":
-                lengths.extend(part.strip() for part in value.split(","))
+                lengths.extend(part.strip(_OWS) for part in value.split(","))
             elif lowered == "transfer-encoding":
-                codings.extend(part.strip().lower() for part in value.split(","))
+                codings.extend(part.strip(_OWS).lower() for part in value.split(","))
             elif lowered == "connection":
-                connection.update(part.strip().lower() for part in value.split(","))
+                connection.update(part.strip(_OWS).lower() for part in value.split(","))
             elif lowered == "expect":
-                expectations.extend(part.strip().lower() for part in value.split(","))
+                expectations.extend(part.strip(_OWS).lower() for part in value.split(","))
 
         if len(hosts) > 1:
             raise ProtocolError(400, "More than one Host header field.")
