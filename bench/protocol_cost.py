@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 
@@ -116,11 +117,22 @@ async def cost(server: str, requests: int) -> float:
     return (time.process_time() - started) / requests
 
 
-def callgrind_instructions(server: str, requests: int) -> int:
+def run(main: Coroutine[Any, Any, float], loop: str) -> float:
+    if loop == "asyncio":
+        return asyncio.run(main)
+    import uvloop
+
+    return uvloop.run(main)
+
+
+def callgrind_instructions(server: str, requests: int, loop: str) -> int:
     """Instructions this script executes serving ``requests`` requests, under callgrind."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
     done = subprocess.run(
-        [*command, "--only", server, "--requests", str(requests)], capture_output=True, text=True, check=True
+        [*command, "--only", server, "--requests", str(requests), "--loop", loop],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:
@@ -133,16 +145,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000, help="measured requests per server (20000)")
     parser.add_argument("--only", choices=SERVERS, help="one server only")
     parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop (asyncio)")
     args = parser.parse_args()
     os.environ.setdefault("WEBDUO_LOG_LEVEL", "WARNING")
     servers = [args.only] if args.only else list(SERVERS)
     for server in servers:
         if args.callgrind:
             few, many = 500, 2500
-            per_request = (callgrind_instructions(server, many) - callgrind_instructions(server, few)) / (many - few)
-            print(f"{server:8} {per_request / 1000:7.1f}k instructions per GET /hello")
+            counts = [callgrind_instructions(server, requests, args.loop) for requests in (few, many)]
+            per_request = (counts[1] - counts[0]) / (many - few)
+            print(f"{server:8} {per_request / 1000:7.1f}k instructions per GET /hello ({args.loop})")
         else:
-            print(f"{server:8} {asyncio.run(cost(server, args.requests)) * 1e6:7.1f} µs CPU per GET /hello")
+            seconds = run(cost(server, args.requests), args.loop)
+            print(f"{server:8} {seconds * 1e6:7.1f} µs CPU per GET /hello ({args.loop})")
 
 
 if __name__ == "__main__":

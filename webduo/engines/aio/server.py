@@ -21,6 +21,7 @@ from webduo.core.app import build_app
 from webduo.core.routes import build_routes
 from webduo.engines.aio.protocol import Engine, Server
 from webduo.engines.aio.services import async_services
+from webduo.engines.heap import freeze_startup_heap
 from webduo.engines.http1.exchange import Timeouts
 from webduo.engines.http1.parser import ParserLimits
 from webduo.engines.listener import open_listener
@@ -130,6 +131,7 @@ async def serve_forever(
         runner = web.ServerRunner(server, shutdown_timeout=settings.graceful_timeout)
         await runner.setup()
         await web.SockSite(runner, listener).start()
+        freeze_startup_heap()
         watch = asyncio.create_task(watch_master(parent_pid, request_stop)) if parent_pid is not None else None
         try:
             await stop

@@ -10,6 +10,7 @@ from typing import Final
 from webduo.core.app import build_app
 from webduo.core.routes import build_routes
 from webduo.engines.banner import print_banner
+from webduo.engines.heap import freeze_startup_heap
 from webduo.engines.listener import open_listener as bind
 from webduo.engines.logs import configure_logging
 from webduo.engines.prefork import record_stop_signals, run_pool
@@ -35,7 +36,9 @@ def run_worker(
         build_routes(settings.custom_header_name), settings.custom_header_name, settings.header_value_for(ENGINE)
     )
     with sync_services(settings) as runtime:
-        Worker(listener, Responder(app, runtime), settings, parent_pid=parent_pid).run(early_signals)
+        worker = Worker(listener, Responder(app, runtime), settings, parent_pid=parent_pid)
+        freeze_startup_heap()
+        worker.run(early_signals)
 
 
 def serve(settings: Settings) -> None:
