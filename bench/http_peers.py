@@ -160,6 +160,8 @@ QUIET: Final = (("WEBDUO_LOG_LEVEL", "WARNING"),)  # no per-request access log, 
 # The async engine against bare aiohttp is compared only on the same event loop.
 ASYNCIO: Final = (*QUIET, ("WEBDUO_LOOP", "asyncio"))
 UVLOOP: Final = (*QUIET, ("WEBDUO_LOOP", "uvloop"))
+# A socket per worker, as the bare aiohttp processes have (reuse_port=True), instead of one shared.
+REUSE_PORT: Final = ("WEBDUO_REUSE_PORT", "1")
 TARGETS: Final = (
     Target("webduo sync -w2", 2, webduo("sync", "--workers", "2"), QUIET, expect_children=2, key="sync"),
     Target("gunicorn sync -w2", 2, gunicorn("-w", "2", "-k", "sync"), expect_children=2, key="gunicorn-sync"),
@@ -173,10 +175,26 @@ TARGETS: Final = (
     Target("ThreadingHTTPServer", 1, this_script("serve-threading"), key="threading"),
     Target("webduo async -w1", 1, webduo("async", "--workers", "1"), ASYNCIO, key="async1"),
     Target("webduo async -w2", 2, webduo("async", "--workers", "2"), ASYNCIO, expect_children=2, key="async2"),
+    Target(
+        "webduo async -w2 reuse_port",
+        2,
+        webduo("async", "--workers", "2"),
+        (*ASYNCIO, REUSE_PORT),
+        expect_children=2,
+        key="async2-rp",
+    ),
     Target("aiohttp bare x1", 1, this_script("serve-aiohttp"), key="aiohttp1"),
     Target("aiohttp bare x2", 2, this_script("serve-aiohttp", 2), key="aiohttp2"),
     Target("webduo async -w1 uvloop", 1, webduo("async", "--workers", "1"), UVLOOP, key="async1-uv"),
     Target("webduo async -w2 uvloop", 2, webduo("async", "--workers", "2"), UVLOOP, expect_children=2, key="async2-uv"),
+    Target(
+        "webduo async -w2 uvloop reuse_port",
+        2,
+        webduo("async", "--workers", "2"),
+        (*UVLOOP, REUSE_PORT),
+        expect_children=2,
+        key="async2-rp-uv",
+    ),
     Target("aiohttp bare x1 uvloop", 1, this_script("serve-aiohttp", 1, "uvloop"), key="aiohttp1-uv"),
     Target("aiohttp bare x2 uvloop", 2, this_script("serve-aiohttp", 2, "uvloop"), key="aiohttp2-uv"),
 )
@@ -403,16 +421,17 @@ def goals(rounds: Sequence[dict[str, Result]]) -> list[str]:
             f"no timeouts: {ratio:.2f}x (median of rounds), max {sync.max_ms:.0f} ms, "
             f"timeouts {sync.errors.get('timeout', 0)} -> {verdict}"
         )
-    for processes in (1, 2):
+    for processes, sockets in ((1, ""), (2, ""), (2, "-rp")):
         for loop in ("", "-uv"):
             for suffix in ("", "-base"):
-                per_round = ratios(rounds, f"async{processes}{loop}{suffix}", f"aiohttp{processes}{loop}")
+                per_round = ratios(rounds, f"async{processes}{sockets}{loop}{suffix}", f"aiohttp{processes}{loop}")
                 if not per_round:
                     continue
                 middle = sorted(per_round)[(len(per_round) - 1) // 2]
                 verdict = "met" if middle >= GOAL_ASYNC_OVER_AIOHTTP else "MISSED"
                 shown = ", ".join(f"{ratio:.2f}" for ratio in per_round)
-                which = (" uvloop" if loop else " asyncio") + (" (baseline)" if suffix else "")
+                which = (" uvloop" if loop else " asyncio") + (" reuse_port" if sockets else "")
+                which += " (baseline)" if suffix else ""
                 lines.append(
                     f"- goal webduo async x{processes}{which} >= {GOAL_ASYNC_OVER_AIOHTTP}x bare aiohttp "
                     f"x{processes} on the same loop: {middle:.2f}x median of rounds ({shown}) -> {verdict}"

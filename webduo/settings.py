@@ -179,6 +179,12 @@ class Settings(BaseSettings):
         description="Processes that run CPU-bound tasks beside the event loop; they exit by themselves if the server"
         " is killed.",
     )
+    reuse_port: bool = Field(
+        False,
+        description="Async engine with --workers N: each worker listens on its own SO_REUSEPORT socket and the kernel"
+        " spreads new connections evenly over them, where from one shared socket a burst can land on one worker;"
+        " but a stalled worker then keeps its share of new connections waiting.",
+    )
     loop: Literal["auto", "asyncio", "uvloop"] = Field(
         "auto",
         description="Event loop of the async engine; auto takes uvloop where it is installed"

@@ -24,7 +24,7 @@ from webduo.engines.aio.services import async_services
 from webduo.engines.heap import freeze_startup_heap
 from webduo.engines.http1.exchange import Timeouts
 from webduo.engines.http1.parser import ParserLimits
-from webduo.engines.listener import open_listener
+from webduo.engines.listener import open_listener, reserve_port
 from webduo.engines.prefork import record_stop_signals, run_pool
 from webduo.settings import Settings
 
@@ -39,8 +39,9 @@ ORPHAN_POLL_SECONDS: Final = 1.0
 def serve(settings: Settings) -> None:
     """Run the async engine in the foreground until SIGINT/SIGTERM; returns when stopped.
 
-    ``--workers N`` pre-forks N event-loop processes on one listening socket, with the same
-    master as the sync engine, so the two are compared with the same process model. Raises
+    ``--workers N`` pre-forks N event-loop processes with the same master as the sync engine,
+    on one listening socket, or with ``reuse_port`` each on its own ``SO_REUSEPORT`` socket
+    (see :func:`~webduo.engines.listener.reserve_port`). Raises
     :class:`~webduo.engines.errors.StartupError` when the port cannot be bound.
     """
     from webduo.engines.banner import print_banner
@@ -48,7 +49,11 @@ def serve(settings: Settings) -> None:
 
     early_signals = record_stop_signals()
     configure_logging(settings.log_level, ENGINE)
-    listener = open_listener(settings.host, settings.async_port, defer_accept=settings.head_timeout)
+    own_sockets = settings.reuse_port and settings.workers > 1
+    if own_sockets:
+        listener = reserve_port(settings.host, settings.async_port)
+    else:
+        listener = open_listener(settings.host, settings.async_port, defer_accept=settings.head_timeout)
     with listener:
         host, port = listener.getsockname()[:2]
         plural = "es" if settings.workers > 1 else ""
@@ -61,9 +66,18 @@ def serve(settings: Settings) -> None:
                 settings.workers,
                 settings.graceful_timeout,
                 settings.metrics_dir,
-                lambda early, master: run_worker(listener, settings, early, parent_pid=master),
+                lambda early, master: run_worker(
+                    own_listener(listener, settings) if own_sockets else listener, settings, early, parent_pid=master
+                ),
                 early_signals,
             )
+
+
+def own_listener(reserved: socket.socket, settings: Settings) -> socket.socket:
+    """A pre-forked worker's own listening socket on the master's reserved address."""
+    host, port = reserved.getsockname()[:2]  # the port the master got, should it have asked for 0
+    reserved.close()  # the worker's copy: only the master holds the reservation
+    return open_listener(host, port, defer_accept=settings.head_timeout, reuse_port=True)
 
 
 def run_worker(
