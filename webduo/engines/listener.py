@@ -34,10 +34,7 @@ def open_listener(
     try:
         listener = socket.create_server((host, port), backlog=BACKLOG, reuse_port=reuse_port)
     except OSError as exc:
-        # create_server appends the address to strerror, which the message already names; a
-        # negative errno is getaddrinfo's (an unknown host), whose strerror is all there is.
-        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
-        raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+        raise cannot_listen(host, port, exc) from None
     if defer_accept is not None and hasattr(socket, "TCP_DEFER_ACCEPT"):
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, max(1, math.ceil(defer_accept)))
     listener.set_inheritable(True)
@@ -63,18 +60,17 @@ def reserve_port(host: str, port: int) -> socket.socket:
         family, kind, proto, _, address = infos[0]
         reserved = socket.socket(family, kind, proto)
     except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
-        raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+        raise cannot_listen(host, port, exc) from None
     if port and _answers(address):
         reserved.close()
-        raise StartupError(f"cannot listen on {host}:{port}: {os.strerror(errno.EADDRINUSE)}")
+        raise cannot_listen(host, port, OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE)))
     try:
         reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         reserved.bind(address)
     except OSError as exc:
         reserved.close()
-        raise StartupError(f"cannot listen on {host}:{port}: {os.strerror(exc.errno or 0)}") from None
+        raise cannot_listen(host, port, exc) from None
     return reserved
 
 
@@ -86,3 +82,11 @@ def _answers(address: tuple[Any, ...]) -> bool:
     except OSError:
         return False
     return True
+
+
+def cannot_listen(host: str, port: int, error: OSError) -> StartupError:
+    """The one-line reason an address cannot be listened on, as the user gave the address."""
+    # socket.create_server appends the address to strerror, which the message already names; a
+    # negative errno is getaddrinfo's (an unknown host), whose strerror is all there is.
+    reason = os.strerror(error.errno) if error.errno and error.errno > 0 else error.strerror or str(error)
+    return StartupError(f"cannot listen on {host}:{port}: {reason}")
