@@ -104,10 +104,14 @@ def connect(url: str) -> Redis:
     """A blocking client with a connection pool the sync worker's threads share."""
     from redis import Redis
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.retry import Retry
 
-    # No retries inside redis-py: this module's fallback is the answer to a failure, at once.
-    retry = Retry(NoBackoff(), 0)
+    # One immediate retry, on a fresh connection, when the server closed the one in hand (a Redis
+    # restart leaves such connections in the pool): that is not Redis being down. Nothing more:
+    # a refused or slow Redis is this module's fallback's to answer, at once, and a timeout is
+    # never retried.
+    retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
     return Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT, retry=retry)
 
 
@@ -116,8 +120,9 @@ def connect_async(url: str) -> AsyncRedis:
     from redis.asyncio import Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
-    retry = Retry(NoBackoff(), 0)
+    retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
     return Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT, retry=retry)
 
 
