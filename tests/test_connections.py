@@ -296,6 +296,24 @@ def test_a_client_that_stops_reading_is_dropped_at_the_send_deadline(tmp_path: P
         assert received < 8 * size  # cut off, not all eight answers
 
 
+def test_an_unread_answer_is_cut_off_at_the_send_deadline_not_kept_by_keep_alive(tmp_path: Path, engine: str) -> None:
+    """The keep-alive timeout (1 s) passes while the answer is still being sent: that is not idle."""
+    size = 8 << 20  # more than the kernel buffers on both ends of a loopback connection
+    env = {**TIMEOUTS, "WEBDUO_MAX_BODY_SIZE": str(size), "WEBDUO_SEND_TIMEOUT": "2"}
+    request = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % size
+    with run_server(engine, tmp_path, env) as running, socket.socket() as reader:
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect((HOST, running.port))
+        reader.sendall(request + b"x" * size)
+        time.sleep(3.5)  # past both deadlines, reading nothing
+        reader.settimeout(5)
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := reader.recv(1 << 20):
+                received += len(chunk)
+        assert received < size  # cut off, not sent in full after an idle close
+
+
 def test_bad_input_never_kills_the_worker(port: int) -> None:
     garbage = [b"\x00" * 100, b"\r\n" * 50 + b"GARBAGE", b"GET / HTTP/1.1\r\nHost: t\r\n\r\n\xff\xfe", os.urandom(3000)]
     for data in garbage:

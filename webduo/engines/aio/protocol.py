@@ -253,11 +253,7 @@ class Connection(RequestHandler):
             self.bridge.failed = True
             self.force_close()
             return None
-        # aiohttp's idle timer, as its task would after answering: the keep-alive timeout starts now.
-        loop = self._loop
-        self._next_keepalive_close_time = loop.time() + self._keepalive_timeout
-        if self._keepalive_handle is None:
-            self._keepalive_handle = loop.call_at(self._next_keepalive_close_time, self._process_keepalive)
+        self._idle_from_now()
         return None
 
     # -- deadlines ------------------------------------------------------------------------------
@@ -279,9 +275,18 @@ class Connection(RequestHandler):
             self.bridge.expired = deadline_error(parser, self.engine.timeouts)
             self.data_received(b"")  # the bridge hands over the 408 as a refusal
 
+    def _idle_from_now(self) -> None:
+        """aiohttp's idle timer, as its task arms it after an answer: the keep-alive timeout starts now."""
+        loop = self._loop
+        self._next_keepalive_close_time = loop.time() + self._keepalive_timeout
+        if self._keepalive_handle is None:
+            self._keepalive_handle = loop.call_at(self._next_keepalive_close_time, self._process_keepalive)
+
     def _process_keepalive(self) -> None:
-        if self.bridge.parser.in_message:
-            self._keepalive_handle = None  # a request has begun: its deadline is ours
+        if self.bridge.parser.in_message or self._paused:
+            # Not idle: a request has begun (its deadline is ours), or the client has not read its
+            # answer (the send deadline's; closing would wait on the client for ever to send it).
+            self._keepalive_handle = None
             return
         super()._process_keepalive()
 
@@ -314,6 +319,7 @@ class Connection(RequestHandler):
     def resume_writing(self) -> None:
         self._disarm_send()
         super().resume_writing()
+        self._idle_from_now()  # the client has read its answers: idle from here, if nothing else is on
 
     def _disarm_send(self) -> None:
         if self.send_deadline is not None:
