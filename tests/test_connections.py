@@ -127,6 +127,19 @@ def test_expect_100_continue_is_answered_before_the_body(port: int) -> None:
         assert (final.status, final.body) == (200, b'"ok"')
 
 
+def test_100_continue_follows_the_answers_before_it(port: int) -> None:
+    """A pipelined answer and the interim 100 leave in the order their requests came in."""
+    with Client(port) as client:
+        client.send(
+            HELLO + b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        assert client.reply().body == b"Hello, World!"
+        assert client.reply().status == 100
+        client.send(b"ok")
+        assert client.reply().body == b'"ok"'
+
+
 def test_body_over_the_limit_is_413_before_the_client_sends_it(port: int) -> None:
     with Client(port) as client:
         client.send(
@@ -294,6 +307,34 @@ def test_a_client_that_stops_reading_is_dropped_at_the_send_deadline(tmp_path: P
                 received += len(chunk)
         pusher.join(5)
         assert received < 8 * size  # cut off, not all eight answers
+
+
+@pytest.mark.parametrize("requests", [1, 3])
+def test_a_client_that_half_closes_after_asking_gets_every_answer(port: int, requests: int) -> None:
+    with Client(port) as client:
+        client.send(HELLO * requests)
+        client.sock.shutdown(socket.SHUT_WR)  # at once: the end of input may come with the requests
+        for _ in range(requests):
+            assert client.reply().body == b"Hello, World!"
+        assert client.closed_by_server()
+
+
+def test_an_unread_answer_is_cut_off_at_the_send_deadline_not_kept_by_keep_alive(tmp_path: Path, engine: str) -> None:
+    """The keep-alive timeout (1 s) passes while the answer is still being sent: that is not idle."""
+    size = 8 << 20  # more than the kernel buffers on both ends of a loopback connection
+    env = {**TIMEOUTS, "WEBDUO_MAX_BODY_SIZE": str(size), "WEBDUO_SEND_TIMEOUT": "2"}
+    request = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % size
+    with run_server(engine, tmp_path, env) as running, socket.socket() as reader:
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect((HOST, running.port))
+        reader.sendall(request + b"x" * size)
+        time.sleep(3.5)  # past both deadlines, reading nothing
+        reader.settimeout(5)
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := reader.recv(1 << 20):
+                received += len(chunk)
+        assert received < size  # cut off, not sent in full after an idle close
 
 
 def test_bad_input_never_kills_the_worker(port: int) -> None:

@@ -75,6 +75,11 @@ def test_answers_in_place_keep_the_idle_timer_as_the_task_would() -> None:
     # ...and closes with force_close when an answer could not be serialised.
     assert "self._force_close = True" in source(RequestHandler.force_close)
     assert "self._close = True" in source(RequestHandler.close)
+    # Answers held for the end of the loop turn are written first by every close: aiohttp's all
+    # go through force_close, and a half-close lets the transport close after eof_received.
+    assert "self.force_close()" in source(RequestHandler.connection_lost)
+    assert "self.transport.close()" in source(RequestHandler.force_close)
+    assert not source(RequestHandler.eof_received).rstrip().endswith("return True")
 
 
 def test_write_flow_control_is_the_protocols_paused_flag() -> None:
@@ -138,6 +143,49 @@ async def test_a_half_sent_head_is_a_408_from_our_deadline(engine_port: int) -> 
     answer = await ask(engine_port, b"GET /hello HTTP/1.1\r\nHost: t\r\n")
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert b"The request head was not received within 0.3 s." in answer
+
+
+class RecordingTransport(asyncio.Transport):
+    """Keeps every write, so a test can see when and how the answers left."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 50000) if name == "peername" else default
+
+
+async def test_answers_made_in_place_leave_together_when_the_loop_turn_ends() -> None:
+    app = build_app(build_routes(), "X-Powered-By", "webduo/test (async)")
+    engine = Engine(app, Runtime(), ParserLimits(), Timeouts(head=1, keepalive=5, body=1, send=1, graceful=1))
+    transports = [RecordingTransport(), RecordingTransport()]
+    connections = [Server(engine, keepalive_timeout=5, access_log=None)() for _ in transports]
+    for connection, transport in zip(connections, transports, strict=True):
+        connection.connection_made(transport)
+    connections[0].data_received(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n" * 3)
+    connections[1].data_received(b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert [transport.writes for transport in transports] == [[], []]  # answered, not yet written
+    await asyncio.sleep(0)
+    first, second = (transport.writes for transport in transports)
+    assert len(first) == 1  # three answers, one write
+    assert first[0].count(b"Hello, World!") == 3
+    assert len(second) == 1
+    assert second[0].startswith(b"HTTP/1.1 404 Not Found\r\n")
+    for connection in connections:
+        connection.connection_lost(None)
 
 
 def test_connection_is_a_request_handler() -> None:
