@@ -21,6 +21,7 @@ from webduo.core.app import build_app
 from webduo.core.routes import build_routes
 from webduo.engines.aio.protocol import Engine, Server
 from webduo.engines.aio.services import async_services
+from webduo.engines.aio.sharing import SharedSocketSite
 from webduo.engines.heap import freeze_startup_heap
 from webduo.engines.http1.exchange import Timeouts
 from webduo.engines.http1.parser import ParserLimits
@@ -67,7 +68,11 @@ def serve(settings: Settings) -> None:
                 settings.graceful_timeout,
                 settings.metrics_dir,
                 lambda early, master: run_worker(
-                    own_listener(listener, settings) if own_sockets else listener, settings, early, parent_pid=master
+                    own_listener(listener, settings) if own_sockets else listener,
+                    settings,
+                    early,
+                    parent_pid=master,
+                    shared=not own_sockets,
                 ),
                 early_signals,
             )
@@ -81,10 +86,18 @@ def own_listener(reserved: socket.socket, settings: Settings) -> socket.socket:
 
 
 def run_worker(
-    listener: socket.socket, settings: Settings, early_signals: Sequence[int], *, parent_pid: int | None = None
+    listener: socket.socket,
+    settings: Settings,
+    early_signals: Sequence[int],
+    *,
+    parent_pid: int | None = None,
+    shared: bool = False,
 ) -> None:
-    """One event loop serving ``listener`` until SIGINT/SIGTERM (or its master's death)."""
-    main = serve_forever(listener, settings, early_signals, parent_pid)
+    """One event loop serving ``listener`` until SIGINT/SIGTERM (or its master's death).
+
+    ``shared``: other workers accept from ``listener`` too (see :mod:`webduo.engines.aio.sharing`).
+    """
+    main = serve_forever(listener, settings, early_signals, parent_pid, shared)
     factory = loop_factory(settings.loop)
     if sys.version_info >= (3, 11):
         with asyncio.Runner(loop_factory=factory) as runner:
@@ -121,7 +134,7 @@ def loop_name(choice: str) -> str:
 
 
 async def serve_forever(
-    listener: socket.socket, settings: Settings, early_signals: Sequence[int], parent_pid: int | None
+    listener: socket.socket, settings: Settings, early_signals: Sequence[int], parent_pid: int | None, shared: bool
 ) -> None:
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[int] = loop.create_future()
@@ -144,7 +157,7 @@ async def serve_forever(
         server = Server(engine, keepalive_timeout=settings.keepalive_timeout, access_log=None)
         runner = web.ServerRunner(server, shutdown_timeout=settings.graceful_timeout)
         await runner.setup()
-        await web.SockSite(runner, listener).start()
+        await (SharedSocketSite(runner, listener) if shared else web.SockSite(runner, listener)).start()
         freeze_startup_heap()
         watch = asyncio.create_task(watch_master(parent_pid, request_stop)) if parent_pid is not None else None
         try:
