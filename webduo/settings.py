@@ -181,9 +181,9 @@ class Settings(BaseSettings):
     )
     reuse_port: bool = Field(
         False,
-        description="Async engine with --workers N: each worker listens on its own SO_REUSEPORT socket and the kernel"
-        " spreads new connections evenly over them, where from one shared socket a burst can land on one worker;"
-        " but a stalled worker then keeps its share of new connections waiting.",
+        description="Async engine with --workers N: each worker listens on its own SO_REUSEPORT socket, over which"
+        " the kernel spreads new connections by hash, instead of all taking turns on one shared socket; but a"
+        " stalled worker then keeps its share of new connections waiting.",
     )
     loop: Literal["auto", "asyncio", "uvloop"] = Field(
         "auto",
