@@ -23,7 +23,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from webduo.bench.processes import free_port, has_exited, start_group, stop_group, wait_until_answering
 
 
 HOST: Final = "127.0.0.1"
@@ -219,28 +220,6 @@ class Result:
 # -- running ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_serving(port: int, processes: Sequence[subprocess.Popen[bytes]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes):
-            raise RuntimeError("a server exited before it listened")
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as conn:
-                conn.sendall(b"GET /hello HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                if conn.recv(65536).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing answered on {HOST}:{port} within {timeout} s")
-
-
 def worker_children(pid: int) -> list[int]:
     """Child processes of ``pid`` that serve HTTP: not the spawned CPU-pool processes (multiprocessing)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
@@ -279,18 +258,16 @@ CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 @contextmanager
 def running(target: Target, port: int, logs: Path) -> Iterator[list[int]]:
-    """Start ``target`` on ``port``; stopped with SIGTERM on exit."""
+    """Start ``target`` on ``port``, each process leading its own group; every group is stopped on exit."""
     env = {**os.environ, **dict(target.env)}
     processes: list[subprocess.Popen[bytes]] = []
-
-    def start(command: list[str]) -> None:
-        log = (logs / f"{target.key}-{len(processes)}.log").open("wb")
-        processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=target.checkout))
-
     try:
         for command in target.commands(port):
-            start(command)
-        wait_until_serving(port, processes)
+            log = logs / f"{target.key}-{len(processes)}.log"
+            processes.append(start_group(command, log, env, cwd=target.checkout))
+        wait_until_answering(f"http://{HOST}:{port}/hello", processes[0], logs / f"{target.key}-0.log")
+        if any(has_exited(process) for process in processes):
+            raise RuntimeError(f"{target.name}: a process exited while the first one started")
         if target.expect_children:
             time.sleep(0.5)  # let the master fork the rest
             if not worker_children(processes[0].pid):
@@ -298,14 +275,7 @@ def running(target: Target, port: int, logs: Path) -> Iterator[list[int]]:
         yield [process.pid for process in processes]
     finally:
         for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_group(process)
 
 
 def wrk(port: int, connections: int, seconds: float, script: Path, threads: int = 1) -> dict[str, int]:

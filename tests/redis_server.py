@@ -15,7 +15,8 @@ from typing import Final
 import pytest
 import redis
 
-from tests.servers import HOST, free_port, stop
+from tests.servers import HOST, stop
+from webduo.bench.processes import free_port
 
 
 REDIS_SERVER: Final = shutil.which("redis-server")

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.processes import alive, descendants
-from tests.servers import free_port, run_server
+from tests.servers import run_server
 from tests.weather.support import fast_env
 from webduo.bench.plots import SUB_MS, ideal_rps, latency_figure, rps_figure
+from webduo.bench.processes import free_port
 from webduo.bench.results import EndpointStats, RunResult, percentile
 from webduo.bench.runner import LOCUSTFILE, BenchFailed, BenchOptions, locust_command, measured
 from webduo.bench.scenarios import MIN_DURATION_S, SCENARIOS, ScenarioName, ServerConfig

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ENGINES, free_port, run_server
+from tests.servers import ENGINES, run_server
 from webduo import __version__
+from webduo.bench.processes import free_port
 from webduo.cli import load_settings
 
 

@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from tests.fleet.nginx import TEMPLATE, placeholders
-from tests.servers import ENGINES, RunningServer, free_port
+from tests.servers import ENGINES, RunningServer
+from webduo.bench.processes import free_port
 from webduo.cli import Mode
 from webduo.settings import Settings
 

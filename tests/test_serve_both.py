@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.processes import HAS_PROC, descendants, survivors
-from tests.servers import ENGINES, HOST, free_port, stop, wait_for_port
+from tests.servers import ENGINES, HOST, stop, wait_for_port
+from webduo.bench.processes import free_port
 
 
 pytestmark = pytest.mark.skipif(not HAS_PROC, reason="needs Linux /proc")

@@ -10,8 +10,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from tests.servers import free_port
 from tests.weather.support import fast_env
+from webduo.bench.processes import free_port
 from webduo.cli import app
 from webduo.core.weather.models import WeatherReport
 from webduo.testing.openmeteo import FakeOpenMeteo

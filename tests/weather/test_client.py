@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import free_port
 from tests.weather.support import fast_settings
+from webduo.bench.processes import free_port
 from webduo.core.weather.client import AsyncWeatherClient, Lookup, WeatherClient
 from webduo.core.weather.errors import WeatherError
 from webduo.core.weather.models import Place, WeatherQuery, WeatherReport

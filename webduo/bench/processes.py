@@ -30,10 +30,11 @@ def free_port() -> int:
 
 
 def start_group(
-    command: Sequence[str], log: Path, env: Mapping[str, str], *, append: bool = False
+    command: Sequence[str], log: Path, env: Mapping[str, str], *, append: bool = False, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """Start ``command`` as the leader of a new process group, its output written to ``log``
-    (added after what is there with ``append``, so a restarted child keeps its predecessor's).
+    (added after what is there with ``append``, so a restarted child keeps its predecessor's),
+    in ``cwd`` (this process's own by default).
 
     The caller stops it with :func:`stop_group`; :func:`process_group` does so on leaving.
     """
@@ -41,7 +42,7 @@ def start_group(
     # A file, not a pipe: a pipe nobody drains would block the child once it fills.
     with log.open("ab" if append else "wb") as sink:
         return subprocess.Popen(  # noqa: S603 - fixed arguments from the caller
-            list(command), stdout=sink, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True
+            list(command), stdout=sink, stderr=subprocess.STDOUT, env=dict(env), cwd=cwd, start_new_session=True
         )
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.processes import HAS_PROC, children, wait_for
-from tests.servers import HOST, free_port, run_server, stop
+from tests.servers import HOST, run_server, stop
+from webduo.bench.processes import free_port
 
 
 pytestmark = pytest.mark.skipif(not HAS_PROC, reason="needs Linux /proc")

@@ -15,7 +15,8 @@ import pytest
 
 from tests.processes import HAS_PROC, children, descendants, kill_all, survivors, wait_for
 from tests.rawhttp import Client
-from tests.servers import HOST, free_port, run_server, wait_for_port
+from tests.servers import HOST, run_server, wait_for_port
+from webduo.bench.processes import free_port
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
