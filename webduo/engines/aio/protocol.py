@@ -37,7 +37,7 @@ An answer made in place is not written at once but at the end of the loop's turn
 every other connection's (:meth:`Engine.write_soon`). Under load one turn reads many connections;
 writing each answer the moment it is made puts a send system call, and the wake-up of the
 client it causes, between every two parses, where aiohttp's tasks write only after the turn's
-reads. Written together, a ``wrk -c64`` run costs less than half the kernel time per request
+reads. Written together, a ``wrk -c64`` run costs about half the kernel time per request
 (bench/README.md). Any other write on a connection writes what it holds first, so bytes keep
 their order, and so does every path that closes it.
 """
