@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Final
 
 from webduo.docs.sections import replace_section
-from webduo.docs.settings_reference import flag_help_module, settings_table
+from webduo.docs.settings_reference import flag_help_module, limits_table, settings_table
 
 
 # The checkout's root: the docs are written into the source tree, next to the package.
@@ -31,6 +31,7 @@ class Generated:
 
 GENERATED: Final = (
     Generated(Path("docs/settings.md"), lambda text: replace_section(text, "settings", settings_table())),
+    Generated(Path("docs/sync-engine.md"), lambda text: replace_section(text, "limits", limits_table())),
     Generated(Path("webduo/settings_help.py"), lambda _: flag_help_module()),
 )
 

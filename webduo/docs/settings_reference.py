@@ -8,7 +8,24 @@ import json
 from pydantic.fields import FieldInfo
 
 from webduo.docs.readers import readers
+from webduo.engines.http1.parser import MAX_CHUNK_LINE
+from webduo.engines.listener import LINGER_SECONDS
 from webduo.settings import ENV_PREFIX, KIB, MIB, Settings, Unit, setting_flag
+
+
+# The settings that bound one connection, in the order a request meets them (docs/sync-engine.md).
+CONNECTION_LIMITS = (
+    "max_request_line",
+    "max_header_count",
+    "max_header_block",
+    "max_body_size",
+    "head_timeout",
+    "body_timeout",
+    "keepalive_timeout",
+    "send_timeout",
+    "graceful_timeout",
+    "max_connections",
+)
 
 
 def env_var(name: str) -> str:
@@ -69,6 +86,21 @@ def settings_table() -> str:
             f"| `{env_var(name)}` | {f'`{flag}`' if flag else ''} | {default} "
             f"| {', '.join(read_by[name]) or 'nothing'} | {_cell(description(name))} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def limits_table() -> str:
+    """The bounds on a connection: the settings among them, then the constants, each with its value."""
+    lines = ["| limit | default | what happens |", "| --- | --- | --- |"]
+    for name in CONNECTION_LIMITS:
+        field = Settings.model_fields[name]
+        lines.append(f"| `{env_var(name)}` | `{default_value(field)}`{default_suffix(field)} | {_cell(description(name))} |")
+    lines += [
+        f"| chunk-size line (constant) | {MAX_CHUNK_LINE // KIB} KiB | 400 |",
+        f"| chunked framing, size lines and CRLFs (`{env_var('max_body_size')}` again) | as the body | 413: a body of"
+        " one-byte chunks cannot cost a parse step per byte |",
+        f"| lingering close after an error response (constant) | {LINGER_SECONDS:g} s | close |",
+    ]
     return "\n".join(lines) + "\n"
 
 
