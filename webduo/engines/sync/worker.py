@@ -12,7 +12,10 @@ to finish — the endpoint may sleep or compute as long as it likes.
   reading, answering deadlines and writing.
 
 Responses are written with one ``send`` of the whole message; only a client that reads slower
-than we write makes us wait for writability, and that wait has its own deadline.
+than we write makes us wait for writability, and that wait has its own deadline. An answer made
+inline, to a client with nothing more buffered, is held until every connection the selector
+reported has had its turn, then sent with the others: a send between two parses (and the
+client's wake-up it causes) cost more kernel time than the parse itself (bench/README.md).
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ class Worker:
         self._in_loop = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._ready: collections.deque[Connection] = collections.deque()
+        self._held: list[tuple[Connection, bytes]] = []  # inline answers sent when this loop turn ends
         self._completions: collections.deque[tuple[Connection, bytes, bool]] = collections.deque()
         self._jobs: queue.SimpleQueue[tuple[Connection, Message] | None] = queue.SimpleQueue()
         self._busy = 0  # requests with the pool (queued or running)
@@ -204,6 +208,8 @@ class Worker:
                     self._accept()
             if self._ready:
                 self._take_turns()
+            if self._held:
+                self._send_held()
             now = time.monotonic()
             if now >= next_sweep:
                 next_sweep = now + SWEEP_INTERVAL
@@ -336,6 +342,10 @@ class Worker:
                 self._update_accepting()
                 return
             data, keep_alive = self.responder.answer(event, conn.client, self._running)
+            if keep_alive and not parser.buffered:
+                # Nothing else of this client's to parse: its answer goes out with the turn's others.
+                self._held.append((conn, data))
+                return
             if not self._write(conn, data, keep_alive):
                 return
         self._ready.append(conn)  # more may be buffered: let the other connections have a turn first
@@ -381,6 +391,22 @@ class Worker:
             self._watch(conn, selectors.EVENT_WRITE)
             return False
         return self._after_response(conn, keep_alive, linger=linger)
+
+    def _send_held(self) -> None:
+        held, self._held = self._held, []
+        for conn, data in held:
+            self._send_answer(conn, data, keep_alive=True)
+
+    def _send_answer(self, conn: Connection, data: bytes, keep_alive: bool) -> None:
+        """Send an answer made outside :meth:`_advance` (held, or from the pool); then read on."""
+        if conn not in self.connections:
+            return
+        try:
+            if self._write(conn, data, keep_alive):
+                self._advance(conn)
+        except Exception:
+            logger.exception("dropping connection from %s after an internal error", conn.client)
+            self._close(conn)
 
     def _on_writable(self, conn: Connection) -> None:
         outgoing = conn.outgoing
@@ -451,14 +477,7 @@ class Worker:
             conn, data, keep_alive = self._completions.popleft()
             self._busy -= 1
             self._update_accepting()
-            if conn not in self.connections:
-                continue
-            try:
-                if self._write(conn, data, keep_alive):
-                    self._advance(conn)
-            except Exception:
-                logger.exception("dropping connection from %s after an internal error", conn.client)
-                self._close(conn)
+            self._send_answer(conn, data, keep_alive)
 
     # -- deadlines and stopping ----------------------------------------------------------------
 
