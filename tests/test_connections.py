@@ -140,6 +140,19 @@ def test_100_continue_follows_the_answers_before_it(port: int) -> None:
         assert client.reply().body == b'"ok"'
 
 
+def test_100_continue_waits_for_the_answer_still_being_made_before_it(port: int) -> None:
+    with Client(port) as client:
+        client.send(
+            b"GET /io_task?delay_ms=300 HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        assert client.reply().body.startswith(b'{"requested_ms":300')
+        assert client.reply().status == 100
+        client.send(b"ok")
+        assert client.reply().body == b'"ok"'
+
+
 def test_body_over_the_limit_is_413_before_the_client_sends_it(port: int) -> None:
     with Client(port) as client:
         client.send(
@@ -309,13 +322,24 @@ def test_a_client_that_stops_reading_is_dropped_at_the_send_deadline(tmp_path: P
         assert received < 8 * size  # cut off, not all eight answers
 
 
-@pytest.mark.parametrize("requests", [1, 3])
-def test_a_client_that_half_closes_after_asking_gets_every_answer(port: int, requests: int) -> None:
+HALF_CLOSED = {
+    "one": (HELLO, [200]),
+    "three pipelined": (HELLO * 3, [200, 200, 200]),
+    "HTTP/1.0": (b"GET /hello HTTP/1.0\r\n\r\n", [200]),
+    "Connection: close": (b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", [200]),
+    "a waiting endpoint": (b"GET /io_task?delay_ms=200 HTTP/1.1\r\nHost: t\r\n\r\n", [200]),
+    "then one that closes": (HELLO + b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", [200, 200]),
+    "then garbage": (HELLO + b"\x00garbage\r\n\r\n", [200, 400]),
+}
+
+
+@pytest.mark.parametrize("name", HALF_CLOSED)
+def test_a_client_that_half_closes_after_asking_gets_every_answer(port: int, name: str) -> None:
+    data, statuses = HALF_CLOSED[name]
     with Client(port) as client:
-        client.send(HELLO * requests)
+        client.send(data)
         client.sock.shutdown(socket.SHUT_WR)  # at once: the end of input may come with the requests
-        for _ in range(requests):
-            assert client.reply().body == b"Hello, World!"
+        assert [client.reply().status for _ in statuses] == statuses
         assert client.closed_by_server()
 
 

@@ -42,6 +42,33 @@ def test_a_signal_as_soon_as_the_port_opens_is_a_clean_stop(tmp_path: Path, work
         assert "Traceback" not in running.log_text()
 
 
+@pytest.mark.skipif(not HAS_PROC, reason="needs Linux /proc")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_worker_that_stops_answers_the_connections_it_took(tmp_path: Path, loop: str) -> None:
+    """A connection accepted in the stopping worker's last turns is answered, not closed unread."""
+    env = {"WEBDUO_LOOP": loop}
+    with run_server("async", tmp_path, env, args=("--workers", "2")) as running:
+        workers = wait_for(lambda: children(running.process.pid), lambda found: len(found) == 2, 20)
+        stopping, other = sorted(workers)
+        for worker in workers:
+            os.kill(worker, signal.SIGSTOP)  # the connections wait in the queue, requests sent
+        try:
+            clients = [Client(running.port, 10) for _ in range(8)]
+            for client in clients:
+                client.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.2)
+            os.kill(stopping, signal.SIGTERM)  # woken into a stop with the queue full
+            os.kill(stopping, signal.SIGCONT)
+            time.sleep(0.5)
+        finally:
+            os.kill(other, signal.SIGCONT)
+        try:
+            assert [client.reply().body for client in clients] == [b"Hello, World!"] * 8, running.log_text()
+        finally:
+            for client in clients:
+                client.sock.close()
+
+
 def test_two_workers_share_the_port(tmp_path: Path) -> None:
     with run_server("async", tmp_path, args=("--workers", "2")) as running, httpx.Client() as client:
         statuses = {client.get(f"{running.base_url}/hello").status_code for _ in range(20)}

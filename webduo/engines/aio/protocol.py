@@ -96,7 +96,10 @@ class Engine:
     def _flush(self) -> None:
         holding, self._holding = self._holding, []
         for connection in holding:
-            connection.flush()
+            try:
+                connection.flush()
+            except Exception:  # one broken transport must not keep the others' answers back
+                logger.exception("cannot write to %s", connection.client)
 
 
 class Queued(NamedTuple):
@@ -175,7 +178,7 @@ class ParserBridge:
             if event is NEED_DATA:
                 break
             if isinstance(event, RequestHead):
-                self.connection.body_started(event)
+                self.connection.body_started(event, queued_ahead=bool(messages))
                 continue
             queued = self.connection.answer_now(event) if not messages else Queued(event)
             if queued is not None:
@@ -218,6 +221,8 @@ class Connection(RequestHandler):
         self.closed: asyncio.Future[None] = loop.create_future()
         self._client: str | None = None
         self.unsent = b""  # answers made in place, written when the loop turn ends (Engine.write_soon)
+        self.half_closed = False  # the client sent its end of input; the transport stays open to answer
+        self.continue_owed = False  # a 100 Continue that waits for the answers queued ahead of it
 
     @property
     def client(self) -> str:
@@ -243,11 +248,19 @@ class Connection(RequestHandler):
         elif self.in_flight == 0 and self.bridge.parser.in_message and self.deadline is None:
             self._arm(self.engine.timeouts.head)
 
-    def body_started(self, head: RequestHead) -> None:
+    def body_started(self, head: RequestHead, *, queued_ahead: bool) -> None:
         self._disarm()
         self._arm(self.engine.timeouts.body)
-        if head.expect_continue and self.transport is not None:
-            # RFC 9110 §10.1.1: the client waits for this before it sends the body.
+        if head.expect_continue:
+            # RFC 9110 §10.1.1: the client waits for this before it sends the body; after the
+            # answers to its earlier requests, which it may be reading in order.
+            if self.in_flight or queued_ahead:
+                self.continue_owed = True
+            else:
+                self._send_continue()
+
+    def _send_continue(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
             self.flush()
             self.transport.write(CONTINUE)
 
@@ -372,7 +385,19 @@ class Connection(RequestHandler):
     def response_sent(self, *, linger: bool) -> bool:
         """Book the response as sent; True when the connection must linger before it closes."""
         self.in_flight -= 1
-        if not linger and self.in_flight == 0:
+        if self.in_flight:
+            return linger
+        if self.half_closed and not linger:
+            # The last answer to a client that has said all it will: nothing more can come.
+            self.flush()
+            if self.transport is not None:
+                self.transport.close()
+            return False
+        if self.continue_owed and not linger:
+            self.continue_owed = False
+            if self.bridge.parser.reading_body:
+                self._send_continue()
+        if not linger:
             self.parsed(0)  # the next request may have begun meanwhile: its head deadline starts now
         return linger
 
@@ -395,9 +420,17 @@ class Connection(RequestHandler):
         self.flush()  # what was answered goes out before the close; the transport sends it first
         super().force_close()
 
-    def eof_received(self) -> None:
-        # The client half-closed: the transport closes once this returns, after sending what it holds.
+    def eof_received(self) -> bool:  # type: ignore[override]  # asyncio's contract; aiohttp annotates None
+        """The client half-closed: answer what it asked, then close.
+
+        Returning False lets the transport close at once, after sending what it holds; with
+        requests still queued it must stay open to write their answers.
+        """
         self.flush()
+        if self.in_flight:
+            self.half_closed = True
+            return True
+        return False
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.unsent = b""

@@ -1,12 +1,12 @@
-"""Accepting from a listening socket that several worker processes share, one connection a turn.
+"""Accepting from a listening socket that several worker processes share, a few connections a turn.
 
 Every pre-forked async worker waits on the same inherited socket, and the kernel wakes them all
 when a connection arrives. The event loops' own accept loops then take every connection waiting
 in the queue before they look at anything else (asyncio up to the backlog, libuv until the queue
 is empty), so a burst of new connections, such as a load balancer's or wrk's 64 at start, tends
-to land on whichever worker woke first: measured splits of 64/0 left one core idle. Taking one
-connection per loop turn lets the other worker, woken as well, take the next, and a busy worker,
-whose turns are long, takes fewer: the load spreads by itself.
+to land on whichever worker woke first: measured splits of 64/0 left one core idle. Taking at most
+:data:`ACCEPTS_PER_TURN` each time the socket is readable lets the other worker, woken as well,
+take the next ones, and a busy worker, whose turns are long, takes fewer: the load spreads.
 
 Used only where there is sharing to do: one worker, and ``reuse_port`` workers (each with its
 own socket, balanced by the kernel), keep the loop's own accept loop.
@@ -53,9 +53,23 @@ class SharedSocketSite(web.BaseSite):
         assert server is not None  # noqa: S101 - BaseSite refuses a runner that was not set up
         self._server = OneAtATime(self._sock, server, asyncio.get_running_loop())
 
+    async def stop(self) -> None:
+        """Stop accepting, then let the connections already accepted read what they were sent.
+
+        aiohttp's runner closes every connection that has no request yet right after its sites
+        stop: one still being made, or made but not yet read, would be closed unanswered though
+        its client had sent a whole request.
+        """
+        acceptor = self._server
+        await super().stop()
+        if isinstance(acceptor, OneAtATime):
+            await acceptor.wait_closed()  # every accepted socket has its protocol...
+            for _ in range(2):  # ...and a loop turn to be polled, a turn to be read
+                await asyncio.sleep(0)
+
 
 class OneAtATime(asyncio.AbstractServer):
-    """Accepts one connection from ``sock`` each time the loop finds it readable."""
+    """Accepts up to :data:`ACCEPTS_PER_TURN` connections from ``sock`` each time the loop finds it readable."""
 
     def __init__(
         self, sock: socket.socket, protocol_factory: Callable[[], asyncio.Protocol], loop: asyncio.AbstractEventLoop
