@@ -127,27 +127,22 @@ def test_expect_100_continue_is_answered_before_the_body(port: int) -> None:
         assert (final.status, final.body) == (200, b'"ok"')
 
 
-def test_100_continue_follows_the_answers_before_it(port: int) -> None:
+@pytest.mark.parametrize(
+    ("ahead", "answer_ahead"),
+    [
+        (HELLO, b"Hello, World!"),  # answered in place
+        (b"GET /io_task?delay_ms=300 HTTP/1.1\r\nHost: t\r\n\r\n", b'{"requested_ms":300'),  # still being made
+    ],
+    ids=["answered", "waiting"],
+)
+def test_100_continue_follows_the_answers_before_it(port: int, ahead: bytes, answer_ahead: bytes) -> None:
     """A pipelined answer and the interim 100 leave in the order their requests came in."""
     with Client(port) as client:
         client.send(
-            HELLO + b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+            ahead + b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
             b"Expect: 100-continue\r\n\r\n"
         )
-        assert client.reply().body == b"Hello, World!"
-        assert client.reply().status == 100
-        client.send(b"ok")
-        assert client.reply().body == b'"ok"'
-
-
-def test_100_continue_waits_for_the_answer_still_being_made_before_it(port: int) -> None:
-    with Client(port) as client:
-        client.send(
-            b"GET /io_task?delay_ms=300 HTTP/1.1\r\nHost: t\r\n\r\n"
-            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
-            b"Expect: 100-continue\r\n\r\n"
-        )
-        assert client.reply().body.startswith(b'{"requested_ms":300')
+        assert client.reply().body.startswith(answer_ahead)
         assert client.reply().status == 100
         client.send(b"ok")
         assert client.reply().body == b'"ok"'

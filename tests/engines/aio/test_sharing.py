@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from webduo.engines.aio.sharing import ACCEPTS_PER_TURN, OneAtATime
+from webduo.engines.aio.sharing import ACCEPTS_PER_TURN, AcceptInTurns
 
 
 class CountingSocket(socket.socket):
@@ -54,7 +54,7 @@ async def settle(done: Callable[[], bool], *, seconds: float = 2.0) -> None:
 async def test_one_readable_turn_takes_a_few_and_leaves_the_rest(listener: CountingSocket) -> None:
     clients = queue_connections(listener, ACCEPTS_PER_TURN + 4)
     made: list[asyncio.BaseTransport] = []
-    acceptor = OneAtATime(listener, lambda: Recorder(made), asyncio.get_running_loop())
+    acceptor = AcceptInTurns(listener, lambda: Recorder(made), asyncio.get_running_loop())
     try:
         acceptor._accept()  # what the loop calls once each turn it finds the socket readable
         assert listener.accepted == ACCEPTS_PER_TURN  # the rest stay queued for another worker
@@ -70,7 +70,7 @@ async def test_one_readable_turn_takes_a_few_and_leaves_the_rest(listener: Count
 
 
 async def test_a_closed_acceptor_takes_nothing_more(listener: CountingSocket) -> None:
-    acceptor = OneAtATime(listener, lambda: Recorder([]), asyncio.get_running_loop())
+    acceptor = AcceptInTurns(listener, lambda: Recorder([]), asyncio.get_running_loop())
     acceptor.close()
     assert not acceptor.is_serving()
     clients = queue_connections(listener, 2)

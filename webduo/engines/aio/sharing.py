@@ -51,7 +51,7 @@ class SharedSocketSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None  # noqa: S101 - BaseSite refuses a runner that was not set up
-        self._server = OneAtATime(self._sock, server, asyncio.get_running_loop())
+        self._server = AcceptInTurns(self._sock, server, asyncio.get_running_loop())
 
     async def stop(self) -> None:
         """Stop accepting, then let the connections already accepted read what they were sent.
@@ -62,13 +62,13 @@ class SharedSocketSite(web.BaseSite):
         """
         acceptor = self._server
         await super().stop()
-        if isinstance(acceptor, OneAtATime):
+        if isinstance(acceptor, AcceptInTurns):
             await acceptor.wait_closed()  # every accepted socket has its protocol...
             for _ in range(2):  # ...and a loop turn to be polled, a turn to be read
                 await asyncio.sleep(0)
 
 
-class OneAtATime(asyncio.AbstractServer):
+class AcceptInTurns(asyncio.AbstractServer):
     """Accepts up to :data:`ACCEPTS_PER_TURN` connections from ``sock`` each time the loop finds it readable."""
 
     def __init__(
